@@ -1,0 +1,3 @@
+module github.com/connectengine/photoshoot/services/analysis
+
+go 1.26.8

@@ -1,0 +1,3 @@
+module github.com/connectengine/photoshoot/services/media
+
+go 1.26.8
