@@ -1,0 +1,185 @@
+// Package app wires the gateway: configuration, telemetry, connections to
+// the five services, the REST mux, the OpenAPI document, health endpoints,
+// and graceful shutdown.
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"google.golang.org/grpc"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/connectengine/photoshoot/gateway/internal/rest"
+	"github.com/connectengine/photoshoot/gateway/openapi"
+	"github.com/connectengine/photoshoot/pkg/authn"
+	"github.com/connectengine/photoshoot/pkg/lifecycle"
+	"github.com/connectengine/photoshoot/pkg/rpc"
+	"github.com/connectengine/photoshoot/pkg/telemetry"
+)
+
+// App is a running gateway.
+type App struct {
+	cfg       Config
+	logger    *slog.Logger
+	stack     *lifecycle.Stack
+	upstreams []upstream
+	handler   http.Handler
+	stopping  atomic.Bool
+}
+
+type upstream struct {
+	name string
+	conn *grpc.ClientConn
+}
+
+// New connects to the services and builds the HTTP handler.
+func New(ctx context.Context, cfg Config) (_ *App, err error) {
+	logger := telemetry.NewLogger(os.Stderr, "gateway", telemetry.LoggerOptions{JSON: cfg.LogJSON})
+	a := &App{cfg: cfg, logger: logger, stack: lifecycle.NewStack(logger)}
+	defer func() {
+		if err != nil {
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+			defer cancel()
+			err = errors.Join(err, a.stack.Close(cctx))
+		}
+	}()
+	tel, err := telemetry.Setup(ctx, telemetry.Options{ServiceName: "gateway", Getenv: cfg.Getenv, Logger: logger})
+	if err != nil {
+		return nil, fmt.Errorf("telemetry: %w", err)
+	}
+	a.stack.Push("telemetry", tel.Shutdown)
+
+	token, err := authn.NewServiceToken(cfg.ServiceAuthSecret, "gateway")
+	if err != nil {
+		return nil, fmt.Errorf("service credential: %w", err)
+	}
+	var up rest.Upstreams
+	for _, u := range []struct {
+		name, addr string
+		conn       **grpc.ClientConn
+	}{
+		{"account", cfg.AccountAddr, &up.Account},
+		{"billing", cfg.BillingAddr, &up.Billing},
+		{"media", cfg.MediaAddr, &up.Media},
+		{"analysis", cfg.AnalysisAddr, &up.Analysis},
+		{"generation", cfg.GenerationAddr, &up.Generation},
+	} {
+		conn, err := rpc.Dial(u.addr, rpc.ClientOptions{Service: token})
+		if err != nil {
+			return nil, fmt.Errorf("dial %s at %s: %w", u.name, u.addr, err)
+		}
+		a.stack.Push(u.name+" client", func(context.Context) error { return conn.Close() })
+		*u.conn = conn
+		a.upstreams = append(a.upstreams, upstream{name: u.name, conn: conn})
+	}
+	restMux, err := rest.NewMux(ctx, up)
+	if err != nil {
+		return nil, err
+	}
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", a.readyz)
+	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-cache")
+		_, _ = w.Write(openapi.Document)
+	})
+	mux.Handle("/v1/", restMux)
+	a.handler = otelhttp.NewHandler(mux, "gateway",
+		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string {
+			if r.Pattern != "" {
+				return r.Pattern
+			}
+			return r.Method + " " + r.URL.Path
+		}))
+	return a, nil
+}
+
+// Handler is the gateway's whole HTTP surface.
+func (a *App) Handler() http.Handler { return a.handler }
+
+// Serve serves HTTP on lis until ctx ends, then stops taking new requests
+// (readiness fails first so load balancers drain), finishes the ones in
+// flight within the shutdown timeout, and closes the upstream connections.
+func (a *App) Serve(ctx context.Context, lis net.Listener) error {
+	srv := &http.Server{
+		Handler:           a.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(a.logger.Handler(), slog.LevelWarn),
+	}
+	a.logger.InfoContext(ctx, "serving", "addr", lis.Addr().String())
+	serve := func() error {
+		errc := make(chan error, 1)
+		go func() { errc <- srv.Serve(lis) }()
+		select {
+		case err := <-errc:
+			return err
+		case <-ctx.Done():
+			return nil
+		}
+	}
+	shutdown := func(sctx context.Context) error {
+		a.logger.InfoContext(sctx, "shutting down")
+		a.stopping.Store(true)
+		err := srv.Shutdown(sctx)
+		if errors.Is(err, context.DeadlineExceeded) {
+			err = errors.Join(err, srv.Close())
+		}
+		return errors.Join(err, a.stack.Close(sctx))
+	}
+	return lifecycle.Run(ctx, a.cfg.ShutdownTimeout, serve, shutdown)
+}
+
+// readyz answers 200 when every upstream service reports SERVING, and 503
+// (naming those that do not) otherwise or once shutdown has begun.
+func (a *App) readyz(w http.ResponseWriter, r *http.Request) {
+	if a.stopping.Load() {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "stopping"})
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	var (
+		mu       sync.Mutex
+		notReady = []string{}
+		wg       sync.WaitGroup
+	)
+	for _, u := range a.upstreams {
+		wg.Go(func() {
+			resp, err := healthpb.NewHealthClient(u.conn).Check(ctx, &healthpb.HealthCheckRequest{})
+			if err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+				mu.Lock()
+				notReady = append(notReady, u.name)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if len(notReady) > 0 {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "unavailable", "notReady": notReady})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"status": "ready"})
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
