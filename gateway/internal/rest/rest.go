@@ -7,6 +7,7 @@ package rest
 import (
 	"context"
 	"fmt"
+	"net/textproto"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc"
@@ -31,6 +32,8 @@ type Upstreams struct {
 // google.rpc.Status JSON with the HTTP code mapped from the gRPC code.
 func NewMux(ctx context.Context, up Upstreams) (*runtime.ServeMux, error) {
 	mux := runtime.NewServeMux(
+		runtime.WithIncomingHeaderMatcher(incomingHeader),
+		runtime.WithOutgoingHeaderMatcher(func(string) (string, bool) { return "", false }),
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.JSONPb{
 			MarshalOptions:   protojson.MarshalOptions{EmitUnpopulated: true},
 			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
@@ -52,4 +55,17 @@ func NewMux(ctx context.Context, up Upstreams) (*runtime.ServeMux, error) {
 		}
 	}
 	return mux, nil
+}
+
+// incomingHeader forwards only the headers the services act on. In
+// particular grpc-gateway's default would forward any `Grpc-Metadata-*`
+// header as metadata, letting a caller inject x-service-authorization.
+func incomingHeader(key string) (string, bool) {
+	switch textproto.CanonicalMIMEHeaderKey(key) {
+	case "Authorization":
+		return "authorization", true
+	case "User-Agent":
+		return "x-forwarded-user-agent", true
+	}
+	return "", false
 }
