@@ -1,0 +1,80 @@
+package runner
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"syscall"
+)
+
+// portPicker hands out free loopback ports, never the same one twice and
+// never a well-known port another server on the machine may own.
+type portPicker struct {
+	taken map[int]bool
+}
+
+func newPortPicker(avoid ...int) *portPicker {
+	p := &portPicker{taken: map[int]bool{5432: true, 4222: true, 8080: true}}
+	for _, port := range avoid {
+		p.taken[port] = true
+	}
+	return p
+}
+
+// pick returns a port that was free a moment ago. The child that binds it
+// races other programs on the machine; in practice the kernel does not hand
+// a just-released ephemeral port out again that quickly.
+func (p *portPicker) pick() (int, error) {
+	for range 50 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return 0, fmt.Errorf("find a free port: %w", err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		if err := l.Close(); err != nil {
+			return 0, fmt.Errorf("find a free port: %w", err)
+		}
+		if !p.taken[port] {
+			p.taken[port] = true
+			return port, nil
+		}
+	}
+	return 0, errors.New("find a free port: none left")
+}
+
+// httpAddr is where the gateway listens and how the runner reaches it.
+type httpAddr struct {
+	listen string // HTTP_ADDR as given to the gateway
+	dial   string // host:port the runner polls
+	port   int
+}
+
+// parseHTTPAddr checks HTTP_ADDR and that nothing listens there yet, so a
+// second `make run` fails at once with a clear message instead of a gateway
+// crash after PostgreSQL started.
+func parseHTTPAddr(addr string) (httpAddr, error) {
+	host, portStr, err := net.SplitHostPort(addr)
+	if err != nil {
+		return httpAddr{}, fmt.Errorf("HTTP_ADDR %q: %w", addr, err)
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil || port <= 0 || port > 65535 {
+		return httpAddr{}, fmt.Errorf("HTTP_ADDR %q needs an explicit port", addr)
+	}
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return httpAddr{}, fmt.Errorf("port %d is already in use (is photoshoot-local already running?): stop whatever listens there or set HTTP_ADDR=127.0.0.1:PORT: %w", port, err)
+		}
+		return httpAddr{}, fmt.Errorf("listen on HTTP_ADDR %s: %w", addr, err)
+	}
+	if err := l.Close(); err != nil {
+		return httpAddr{}, fmt.Errorf("release HTTP_ADDR %s: %w", addr, err)
+	}
+	dialHost := host
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		dialHost = "127.0.0.1"
+	}
+	return httpAddr{listen: addr, dial: net.JoinHostPort(dialHost, portStr), port: port}, nil
+}
