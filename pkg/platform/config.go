@@ -4,9 +4,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/connectengine/photoshoot/pkg/authn"
+	"github.com/connectengine/photoshoot/pkg/telemetry"
 )
 
 // Config is what every service reads from its environment. Each service's
@@ -42,6 +46,16 @@ type Config struct {
 	StreamReplicas int
 	// Getenv is kept for the OpenTelemetry SDK's standard OTEL_* variables.
 	Getenv func(string) string
+
+	// The fields below are set in code, never from the environment: tests
+	// use them, and the account service sets Keys to its own key store.
+
+	// Keys verifies access tokens; nil means account's GetSigningKeys.
+	Keys authn.KeySource
+	// LogWriter receives the logs; nil means os.Stderr.
+	LogWriter io.Writer
+	// Telemetry adds to the tracer setup (tests pass span processors).
+	Telemetry telemetry.Options
 }
 
 // LoadConfig reads and validates the shared part of a service's

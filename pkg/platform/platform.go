@@ -9,7 +9,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"log/slog"
 	"net"
@@ -52,13 +51,6 @@ type Options struct {
 	// Unauthenticated lists public RPCs callable without a user (full
 	// method names).
 	Unauthenticated []string
-	// Keys verifies access tokens; by default account's GetSigningKeys. The
-	// account service passes its own key store.
-	Keys authn.KeySource
-	// LogWriter receives the logs; os.Stderr when nil.
-	LogWriter io.Writer
-	// Telemetry adds to the tracer setup (tests pass span processors).
-	Telemetry telemetry.Options
 }
 
 // Platform is a running service's plumbing.
@@ -86,7 +78,7 @@ type worker struct {
 
 // New starts the plumbing: on error everything started so far is closed.
 func New(ctx context.Context, cfg Config, opt Options) (_ *Platform, err error) {
-	w := opt.LogWriter
+	w := cfg.LogWriter
 	if w == nil {
 		w = os.Stderr
 	}
@@ -100,7 +92,7 @@ func New(ctx context.Context, cfg Config, opt Options) (_ *Platform, err error) 
 		}
 	}()
 
-	topt := opt.Telemetry
+	topt := cfg.Telemetry
 	topt.ServiceName, topt.Getenv, topt.Logger = cfg.Service, cfg.Getenv, logger
 	if p.Telemetry, err = telemetry.Setup(ctx, topt); err != nil {
 		return nil, fmt.Errorf("telemetry: %w", err)
@@ -133,7 +125,7 @@ func New(ctx context.Context, cfg Config, opt Options) (_ *Platform, err error) 
 	if err != nil {
 		return nil, fmt.Errorf("service verifier: %w", err)
 	}
-	keys := opt.Keys
+	keys := cfg.Keys
 	if keys == nil {
 		conn, err := p.Dial(cfg.AccountAddr, accountv1.AccountService_GetSigningKeys_FullMethodName)
 		if err != nil {
