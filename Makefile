@@ -20,7 +20,7 @@ PHOTOSHOOT_TEST_DATABASE_URL ?= $(shell pg_isready -q -h 127.0.0.1 -p 5432 2>/de
 export PHOTOSHOOT_TEST_DATABASE_URL
 
 .DEFAULT_GOAL := help
-.PHONY: help tools googleapis proto proto-check lint build run test test-unit bench clean
+.PHONY: help tools googleapis proto proto-check lint build run test bench clean
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*##"} /^[a-zA-Z_-]+:.*##/ {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -72,9 +72,6 @@ run: build ## Start the whole suite locally (PostgreSQL under .data/, NATS embed
 
 test: ## Run every test (Postgres, NATS, processes, browser)
 	go test $(GOTEST_FLAGS) work
-
-test-unit: ## Run the fast tests only (-short)
-	go test -short -count=1 work
 
 bench: ## Run the benchmarks and print them
 	go test -run '^$$' -bench . -benchmem work

@@ -45,7 +45,11 @@ type upstream struct {
 
 // New connects to the services and builds the HTTP handler.
 func New(ctx context.Context, cfg Config) (_ *App, err error) {
-	logger := telemetry.NewLogger(os.Stderr, "gateway", telemetry.LoggerOptions{JSON: cfg.LogJSON})
+	w := cfg.LogWriter
+	if w == nil {
+		w = os.Stderr
+	}
+	logger := telemetry.NewLogger(w, "gateway", telemetry.LoggerOptions{JSON: cfg.LogJSON})
 	a := &App{cfg: cfg, logger: logger, stack: lifecycle.NewStack(logger)}
 	defer func() {
 		if err != nil {

@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 )
@@ -27,6 +28,8 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// Getenv is kept for the standard OTEL_* variables.
 	Getenv func(string) string
+	// LogWriter receives the logs (set in code; nil means os.Stderr).
+	LogWriter io.Writer
 }
 
 // LoadConfig reads and validates the configuration; every error names the

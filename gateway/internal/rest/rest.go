@@ -57,13 +57,12 @@ func NewMux(ctx context.Context, up Upstreams) (*runtime.ServeMux, error) {
 	return mux, nil
 }
 
-// incomingHeader forwards only the headers the services act on. In
-// particular grpc-gateway's default would forward any `Grpc-Metadata-*`
-// header as metadata, letting a caller inject x-service-authorization.
+// incomingHeader forwards only the headers the services act on (grpc-gateway
+// forwards Authorization itself). In particular its default would forward any
+// `Grpc-Metadata-*` header as metadata, letting a caller inject
+// x-service-authorization.
 func incomingHeader(key string) (string, bool) {
 	switch textproto.CanonicalMIMEHeaderKey(key) {
-	case "Authorization":
-		return "authorization", true
 	case "User-Agent":
 		return "x-forwarded-user-agent", true
 	}
