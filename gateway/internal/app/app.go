@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"sync"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -20,12 +21,16 @@ import (
 	"google.golang.org/grpc"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
+	"github.com/connectengine/photoshoot/gateway/internal/edge"
 	"github.com/connectengine/photoshoot/gateway/internal/rest"
+	"github.com/connectengine/photoshoot/gateway/internal/session"
 	"github.com/connectengine/photoshoot/gateway/openapi"
 	"github.com/connectengine/photoshoot/pkg/authn"
 	"github.com/connectengine/photoshoot/pkg/lifecycle"
 	"github.com/connectengine/photoshoot/pkg/rpc"
 	"github.com/connectengine/photoshoot/pkg/telemetry"
+	accountv1 "github.com/connectengine/photoshoot/proto/photoshoot/account/v1"
+	billingv1 "github.com/connectengine/photoshoot/proto/photoshoot/billing/v1"
 )
 
 // App is a running gateway.
@@ -87,9 +92,18 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		*u.conn = conn
 		a.upstreams = append(a.upstreams, upstream{name: u.name, conn: conn})
 	}
-	restMux, err := rest.NewMux(ctx, up)
+	auth := session.NewAuthenticator(accountv1.NewAccountServiceClient(up.Account), session.Options{
+		Secure:         strings.HasPrefix(cfg.PublicURL, "https://"),
+		TrustedProxies: cfg.TrustedProxies,
+		Logger:         logger,
+	})
+	restMux, err := rest.NewMux(ctx, up, auth)
 	if err != nil {
 		return nil, err
+	}
+	compress, err := edge.NewCompressor()
+	if err != nil {
+		return nil, fmt.Errorf("compression: %w", err)
 	}
 
 	mux := http.NewServeMux()
@@ -102,8 +116,29 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		w.Header().Set("Cache-Control", "no-cache")
 		_, _ = w.Write(openapi.Document)
 	})
-	mux.Handle("/v1/", restMux)
-	a.handler = otelhttp.NewHandler(mux, "gateway",
+	mux.Handle("/v1/", edge.Chain(restMux,
+		edge.RateLimit(edge.NewLimiter(60, 20), expensiveRoutes),
+		edge.LimitBody(1<<20),
+		edge.Timeout(30*time.Second),
+	))
+	mux.Handle("POST /webhooks/stripe", edge.LimitBody(1<<20)(stripeWebhook(billingv1.NewBillingServiceClient(up.Billing))))
+
+	// Browsers must not be tricked into state-changing requests from other
+	// sites; Stripe's server-to-server webhook is the one exception (it is
+	// authenticated by its signature instead).
+	csrf := http.NewCrossOriginProtection()
+	csrf.AddInsecureBypassPattern("POST /webhooks/stripe")
+
+	var security edge.SecurityOptions
+	security.HSTS = !cfg.DevMode && strings.HasPrefix(cfg.PublicURL, "https://")
+	handler := edge.Chain(mux,
+		edge.RequestID,
+		edge.Security(security),
+		csrf.Handler,
+		compress,
+		auth.Middleware,
+	)
+	a.handler = otelhttp.NewHandler(handler, "gateway",
 		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string {
 			if r.Pattern != "" {
 				return r.Pattern

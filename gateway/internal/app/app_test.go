@@ -10,13 +10,19 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/connectengine/photoshoot/gateway/internal/app"
 	"github.com/connectengine/photoshoot/pkg/authn"
@@ -28,10 +34,13 @@ import (
 )
 
 // billing answers GetBalance and records the metadata it was called with;
-// every other RPC of the five services is Unimplemented.
+// HandleStripeWebhook records what it received. Every other RPC of the five
+// services is Unimplemented. These are the gateway's test peers: the real
+// services have their own tests.
 type billing struct {
 	billingv1.UnimplementedBillingServiceServer
-	md chan metadata.MD
+	md      chan metadata.MD
+	webhook chan *billingv1.HandleStripeWebhookRequest
 }
 
 func (b *billing) GetBalance(ctx context.Context, _ *billingv1.GetBalanceRequest) (*billingv1.GetBalanceResponse, error) {
@@ -40,10 +49,55 @@ func (b *billing) GetBalance(ctx context.Context, _ *billingv1.GetBalanceRequest
 	return &billingv1.GetBalanceResponse{Available: 3}, nil
 }
 
+func (b *billing) HandleStripeWebhook(_ context.Context, req *billingv1.HandleStripeWebhookRequest) (*billingv1.HandleStripeWebhookResponse, error) {
+	b.webhook <- req
+	if req.GetSignature() != "t=1,v1=good" {
+		return nil, status.Error(codes.InvalidArgument, "bad signature")
+	}
+	return &billingv1.HandleStripeWebhookResponse{}, nil
+}
+
+// account authenticates two credentials and counts Authenticate calls.
+type account struct {
+	accountv1.UnimplementedAccountServiceServer
+	authCalls atomic.Int32
+}
+
+func (a *account) Authenticate(_ context.Context, req *accountv1.AuthenticateRequest) (*accountv1.AuthenticateResponse, error) {
+	a.authCalls.Add(1)
+	exp := timestamppb.New(time.Now().Add(5 * time.Minute))
+	switch {
+	case req.GetSessionToken() == "good-session":
+		return &accountv1.AuthenticateResponse{AccessToken: "access-session", ExpireTime: exp}, nil
+	case req.GetApiKey() == "ps_good":
+		return &accountv1.AuthenticateResponse{AccessToken: "access-key", ExpireTime: exp}, nil
+	case req.GetSessionToken() == "flaky":
+		return nil, status.Error(codes.Unavailable, "account is restarting")
+	}
+	return nil, status.Error(codes.Unauthenticated, "unknown credential")
+}
+
+func (a *account) CreateSession(_ context.Context, req *accountv1.CreateSessionRequest) (*accountv1.CreateSessionResponse, error) {
+	return &accountv1.CreateSessionResponse{SessionToken: "new-session", User: &accountv1.User{Id: "u1"}}, nil
+}
+
+func (a *account) CreateMagicLink(_ context.Context, req *accountv1.CreateMagicLinkRequest) (*accountv1.CreateMagicLinkResponse, error) {
+	if req.GetEmail() == "limited@example.com" {
+		st, _ := status.New(codes.ResourceExhausted, "too many links").WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(90 * time.Second)})
+		return nil, st.Err()
+	}
+	return &accountv1.CreateMagicLinkResponse{}, nil
+}
+
+func (a *account) DeleteCurrentSession(context.Context, *accountv1.DeleteCurrentSessionRequest) (*accountv1.DeleteCurrentSessionResponse, error) {
+	return &accountv1.DeleteCurrentSessionResponse{}, nil
+}
+
 type upstream struct {
 	addr   string
 	health *health.Server
 	bill   *billing
+	acct   *account
 }
 
 // startUpstream serves all five services on one real gRPC listener.
@@ -54,9 +108,12 @@ func startUpstream(t *testing.T) *upstream {
 		t.Fatal(err)
 	}
 	srv := grpc.NewServer()
-	u := &upstream{addr: lis.Addr().String(), health: health.NewServer(), bill: &billing{md: make(chan metadata.MD, 1)}}
+	u := &upstream{
+		addr: lis.Addr().String(), health: health.NewServer(), acct: &account{},
+		bill: &billing{md: make(chan metadata.MD, 1), webhook: make(chan *billingv1.HandleStripeWebhookRequest, 1)},
+	}
 	healthpb.RegisterHealthServer(srv, u.health)
-	accountv1.RegisterAccountServiceServer(srv, accountv1.UnimplementedAccountServiceServer{})
+	accountv1.RegisterAccountServiceServer(srv, u.acct)
 	billingv1.RegisterBillingServiceServer(srv, u.bill)
 	mediav1.RegisterMediaServiceServer(srv, mediav1.UnimplementedMediaServiceServer{})
 	analysisv1.RegisterAnalysisServiceServer(srv, analysisv1.UnimplementedAnalysisServiceServer{})
@@ -91,7 +148,13 @@ func newGateway(t *testing.T, u *upstream) (*app.App, []byte) {
 
 func get(t *testing.T, h http.Handler, path string, header ...string) *httptest.ResponseRecorder {
 	t.Helper()
-	r := httptest.NewRequestWithContext(t.Context(), http.MethodGet, path, nil)
+	return do(t, h, http.MethodGet, path, "", header...)
+}
+
+func do(t *testing.T, h http.Handler, method, path, body string, header ...string) *httptest.ResponseRecorder {
+	t.Helper()
+	r := httptest.NewRequestWithContext(t.Context(), method, path, strings.NewReader(body))
+	r.RemoteAddr = "192.0.2.1:1234"
 	for i := 0; i+1 < len(header); i += 2 {
 		r.Header.Set(header[i], header[i+1])
 	}
@@ -172,7 +235,7 @@ func TestRESTReachesTheService(t *testing.T) {
 	u := startUpstream(t)
 	a, secret := newGateway(t, u)
 	w := get(t, a.Handler(), "/v1/billing/balance",
-		"Authorization", "Bearer user-token",
+		"Cookie", "session=good-session",
 		"Grpc-Metadata-X-Service-Authorization", "Bearer forged")
 	if w.Code != http.StatusOK {
 		t.Fatalf("GET /v1/billing/balance = %d %s", w.Code, w.Body)
@@ -186,8 +249,11 @@ func TestRESTReachesTheService(t *testing.T) {
 		t.Errorf("balance JSON = %s", w.Body)
 	}
 	md := <-u.bill.md
-	if got := md.Get("authorization"); len(got) != 1 || got[0] != "Bearer user-token" {
-		t.Errorf("authorization forwarded as %q", got)
+	if got := md.Get("authorization"); len(got) != 1 || got[0] != "Bearer access-session" {
+		t.Errorf("authorization forwarded as %q, want the access token account issued", got)
+	}
+	if got := md.Get("x-real-ip"); len(got) != 1 || got[0] != "192.0.2.1" {
+		t.Errorf("x-real-ip = %q", got)
 	}
 	// The only service credential is the gateway's own: a caller cannot
 	// inject one through grpc-gateway's Grpc-Metadata-* convention.
@@ -201,6 +267,127 @@ func TestRESTReachesTheService(t *testing.T) {
 	}
 	if name, err := v.Verify(strings.TrimPrefix(creds[0], "Bearer ")); err != nil || name != "gateway" {
 		t.Errorf("service credential verifies as %q, %v", name, err)
+	}
+}
+
+func TestCredentials(t *testing.T) {
+	t.Parallel()
+	u := startUpstream(t)
+	a, _ := newGateway(t, u)
+	h := a.Handler()
+	cases := []struct {
+		name       string
+		header     []string
+		wantToken  string
+		wantStatus int
+		clears     bool
+	}{
+		{name: "api_key", header: []string{"Authorization", "Bearer ps_good"}, wantToken: "Bearer access-key", wantStatus: 200},
+		{name: "raw_token_not_forwarded", header: []string{"Authorization", "Bearer eyJhbGciOiJFZERTQSJ9.x.y"}, wantStatus: 200},
+		{name: "revoked_cookie_cleared", header: []string{"Cookie", "session=revoked"}, wantStatus: 200, clears: true},
+		{name: "account_unavailable", header: []string{"Cookie", "session=flaky"}, wantStatus: 503},
+	}
+	for _, tc := range cases {
+		w := get(t, h, "/v1/billing/balance", tc.header...)
+		if w.Code != tc.wantStatus {
+			t.Errorf("%s: status %d, want %d (%s)", tc.name, w.Code, tc.wantStatus, w.Body)
+			continue
+		}
+		if w.Code == 200 {
+			md := <-u.bill.md
+			if got := strings.Join(md.Get("authorization"), ","); got != tc.wantToken {
+				t.Errorf("%s: authorization %q, want %q", tc.name, got, tc.wantToken)
+			}
+		}
+		if cleared := strings.Contains(w.Header().Get("Set-Cookie"), "Max-Age=0"); cleared != tc.clears {
+			t.Errorf("%s: Set-Cookie %q, clears=%v want %v", tc.name, w.Header().Get("Set-Cookie"), cleared, tc.clears)
+		}
+	}
+	// A page's burst of requests costs one Authenticate per credential.
+	before := u.acct.authCalls.Load()
+	for range 3 {
+		get(t, h, "/v1/billing/balance", "Cookie", "session=good-session")
+		<-u.bill.md
+	}
+	if n := u.acct.authCalls.Load() - before; n != 1 {
+		t.Errorf("three requests made %d Authenticate calls, want 1 (cached)", n)
+	}
+}
+
+func TestSessionCookie(t *testing.T) {
+	t.Parallel()
+	a, _ := newGateway(t, startUpstream(t))
+	h := a.Handler()
+	w := do(t, h, http.MethodPost, "/v1/auth/sessions", `{"token":"abc"}`, "Content-Type", "application/json")
+	if w.Code != http.StatusOK {
+		t.Fatalf("POST /v1/auth/sessions = %d %s", w.Code, w.Body)
+	}
+	c := w.Result().Cookies()
+	if len(c) != 1 || c[0].Name != "session" || c[0].Value != "new-session" || !c[0].HttpOnly ||
+		c[0].SameSite != http.SameSiteLaxMode || c[0].Path != "/" || c[0].Domain != "" {
+		t.Errorf("cookie = %+v", c)
+	}
+	if strings.Contains(w.Body.String(), "new-session") {
+		t.Errorf("session token leaked into the body: %s", w.Body)
+	}
+	w = do(t, h, http.MethodDelete, "/v1/auth/sessions/current", "", "Cookie", "session=good-session")
+	if w.Code != http.StatusOK || !strings.Contains(w.Header().Get("Set-Cookie"), "Max-Age=0") {
+		t.Errorf("sign-out = %d, Set-Cookie %q", w.Code, w.Header().Get("Set-Cookie"))
+	}
+	w = do(t, h, http.MethodPost, "/v1/auth/magic-links", `{"email":"a@example.com"}`)
+	if w.Code != http.StatusAccepted {
+		t.Errorf("magic link = %d, want 202", w.Code)
+	}
+	w = do(t, h, http.MethodPost, "/v1/auth/magic-links", `{"email":"limited@example.com"}`)
+	if w.Code != http.StatusTooManyRequests || w.Header().Get("Retry-After") != "90" {
+		t.Errorf("rate-limited magic link = %d, Retry-After %q; want 429, 90", w.Code, w.Header().Get("Retry-After"))
+	}
+}
+
+func TestBrowserSafety(t *testing.T) {
+	t.Parallel()
+	u := startUpstream(t)
+	a, _ := newGateway(t, u)
+	h := a.Handler()
+	// A cross-site form post carrying a valid session cookie is refused.
+	w := do(t, h, http.MethodPost, "/v1/auth/sessions", `{"token":"abc"}`,
+		"Cookie", "session=good-session", "Sec-Fetch-Site", "cross-site", "Origin", "https://evil.example")
+	if w.Code != http.StatusForbidden {
+		t.Errorf("cross-site POST = %d, want 403", w.Code)
+	}
+	// Stripe's webhook is exempt and gets the raw body and signature.
+	body := `{"id":"evt_1","type":"checkout.session.completed"}`
+	w = do(t, h, http.MethodPost, "/webhooks/stripe", body, "Stripe-Signature", "t=1,v1=good", "Sec-Fetch-Site", "cross-site")
+	if w.Code != http.StatusOK {
+		t.Errorf("webhook = %d %s", w.Code, w.Body)
+	}
+	if got := <-u.bill.webhook; string(got.GetPayload()) != body || got.GetSignature() != "t=1,v1=good" {
+		t.Errorf("billing got %q / %q", got.GetPayload(), got.GetSignature())
+	}
+	w = do(t, h, http.MethodPost, "/webhooks/stripe", body, "Stripe-Signature", "t=1,v1=forged")
+	<-u.bill.webhook
+	if w.Code != http.StatusBadRequest {
+		t.Errorf("webhook with a bad signature = %d, want 400", w.Code)
+	}
+	w = get(t, h, "/healthz")
+	for _, hdr := range []string{"Content-Security-Policy", "X-Content-Type-Options", "Referrer-Policy", "X-Request-Id"} {
+		if w.Header().Get(hdr) == "" {
+			t.Errorf("response lacks %s", hdr)
+		}
+	}
+	if csp := w.Header().Get("Content-Security-Policy"); !strings.Contains(csp, "frame-ancestors 'none'") {
+		t.Errorf("CSP = %q", csp)
+	}
+	// The expensive routes are rate limited per client.
+	limited := false
+	for range 30 {
+		if w := do(t, h, http.MethodPost, "/v1/auth/magic-links", `{"email":"a@example.com"}`); w.Code == http.StatusTooManyRequests {
+			limited = w.Header().Get("Retry-After") != ""
+			break
+		}
+	}
+	if !limited {
+		t.Error("30 sign-in link requests from one IP were never limited")
 	}
 }
 

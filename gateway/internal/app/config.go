@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"strings"
 	"time"
 )
@@ -28,6 +29,9 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// Getenv is kept for the standard OTEL_* variables.
 	Getenv func(string) string
+	// TrustedProxies are peers (CIDRs) whose X-Forwarded-For names the
+	// client (TRUSTED_PROXIES, comma-separated; none by default).
+	TrustedProxies []netip.Prefix
 	// LogWriter receives the logs (set in code; nil means os.Stderr).
 	LogWriter io.Writer
 }
@@ -77,6 +81,17 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		c.LogJSON = !c.DevMode
 	default:
 		errs = append(errs, fmt.Errorf("LOG_FORMAT %q must be json or text", f))
+	}
+	for _, v := range strings.Split(getenv("TRUSTED_PROXIES"), ",") {
+		if v = strings.TrimSpace(v); v == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("TRUSTED_PROXIES: %w", err))
+			continue
+		}
+		c.TrustedProxies = append(c.TrustedProxies, p)
 	}
 	c.ShutdownTimeout = 20 * time.Second
 	if v := getenv("SHUTDOWN_TIMEOUT"); v != "" {
