@@ -12,8 +12,8 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"sync"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
