@@ -6,6 +6,7 @@ PROTOC_GEN_GO_VERSION  := v1.36.12
 PROTOC_GEN_GRPC_VERSION := v1.6.2
 GRPC_GATEWAY_VERSION   := v2.33.0
 STATICCHECK_VERSION    := v0.8.2
+STRIPE_MOCK_VERSION    := v0.203.0
 # Google's google/api protos come from this module at generate time (never committed).
 GOOGLEAPIS_MODULE      := github.com/grpc-ecosystem/grpc-gateway@v1.16.0
 
@@ -25,7 +26,7 @@ export PHOTOSHOOT_TEST_DATABASE_URL
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*##"} /^[a-zA-Z_-]+:.*##/ {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-tools: $(BIN)/buf $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc $(BIN)/protoc-gen-grpc-gateway $(BIN)/protoc-gen-openapiv2 $(BIN)/staticcheck ## Install pinned code generators and linters into ./bin
+tools: $(BIN)/buf $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc $(BIN)/protoc-gen-grpc-gateway $(BIN)/protoc-gen-openapiv2 $(BIN)/staticcheck $(BIN)/stripe-mock ## Install pinned code generators, linters and test servers into ./bin
 
 $(BIN)/buf:
 	GOBIN=$(BIN) GOWORK=off go install github.com/bufbuild/buf/cmd/buf@$(BUF_VERSION)
@@ -39,6 +40,8 @@ $(BIN)/protoc-gen-openapiv2:
 	GOBIN=$(BIN) GOWORK=off go install github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2@$(GRPC_GATEWAY_VERSION)
 $(BIN)/staticcheck:
 	GOBIN=$(BIN) GOWORK=off go install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+$(BIN)/stripe-mock:
+	GOBIN=$(BIN) GOWORK=off go install github.com/stripe/stripe-mock@$(STRIPE_MOCK_VERSION)
 
 googleapis: ## Fetch google/api protos from the Go module cache into .build/googleapis
 	@dir=$$(cd /tmp && GOWORK=off GOFLAGS=-mod=mod go mod download -json $(GOOGLEAPIS_MODULE) | sed -n 's/.*"Dir": "\(.*\)",/\1/p'); \
@@ -70,8 +73,8 @@ build: ## Build every binary into ./bin
 run: build ## Start the whole suite locally (PostgreSQL under .data/, NATS embedded) at http://localhost:8080
 	$(BIN)/photoshoot-local -root $(CURDIR)
 
-test: ## Run every test (Postgres, NATS, processes, browser)
-	go test $(GOTEST_FLAGS) work
+test: $(BIN)/stripe-mock ## Run every test (Postgres, NATS, processes, browser)
+	PATH=$(BIN):$$PATH go test $(GOTEST_FLAGS) work
 
 bench: ## Run the benchmarks and print them
 	go test -run '^$$' -bench . -benchmem work
