@@ -1,13 +1,14 @@
-// Command billing runs the billing service. `billing` serves gRPC on GRPC_ADDR;
-// `billing migrate` applies the database migrations and exits.
+// Command billing runs the billing service. `billing` serves gRPC on
+// GRPC_ADDR; `billing migrate` applies the migrations; `billing reconcile`
+// checks every ledger invariant and exits non-zero on any break.
 package main
 
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/connectengine/photoshoot/services/billing/internal/app"
@@ -15,8 +16,9 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:]); err != nil {
+	err := run(ctx, os.Args[1:])
+	stop()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "billing:", err)
 		os.Exit(1)
 	}
@@ -24,22 +26,15 @@ func main() {
 
 func run(ctx context.Context, args []string) error {
 	cfg, err := app.LoadConfig(os.Getenv)
-	if err != nil {
+	switch cmd := strings.Join(args, " "); {
+	case err != nil:
 		return err
-	}
-	if len(args) > 0 {
-		if args[0] != "migrate" || len(args) > 1 {
-			return fmt.Errorf("usage: billing [migrate]")
-		}
+	case cmd == "migrate":
 		return app.Migrate(ctx, cfg)
+	case cmd == "reconcile":
+		return app.Reconcile(ctx, cfg, os.Stdout)
+	case cmd != "":
+		return fmt.Errorf("usage: billing [migrate|reconcile]")
 	}
-	lis, err := net.Listen("tcp", cfg.GRPCAddr)
-	if err != nil {
-		return err
-	}
-	a, err := app.New(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	return a.Serve(ctx, lis)
+	return app.Run(ctx, cfg)
 }
