@@ -2952,6 +2952,198 @@ func (x *ContactMessage) GetCreateTime() *timestamppb.Timestamp {
 	return nil
 }
 
+// ListDevMailRequest asks for the dev mailbox's newest mails.
+type ListDevMailRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Maximum mails to return, newest first; the server caps it.
+	PageSize      int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListDevMailRequest) Reset() {
+	*x = ListDevMailRequest{}
+	mi := &file_photoshoot_account_v1_account_service_proto_msgTypes[51]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListDevMailRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListDevMailRequest) ProtoMessage() {}
+
+func (x *ListDevMailRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_photoshoot_account_v1_account_service_proto_msgTypes[51]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListDevMailRequest.ProtoReflect.Descriptor instead.
+func (*ListDevMailRequest) Descriptor() ([]byte, []int) {
+	return file_photoshoot_account_v1_account_service_proto_rawDescGZIP(), []int{51}
+}
+
+func (x *ListDevMailRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+// ListDevMailResponse is the dev mailbox's newest mails.
+type ListDevMailResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Mails, newest first.
+	Mails         []*DevMail `protobuf:"bytes,1,rep,name=mails,proto3" json:"mails,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListDevMailResponse) Reset() {
+	*x = ListDevMailResponse{}
+	mi := &file_photoshoot_account_v1_account_service_proto_msgTypes[52]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListDevMailResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListDevMailResponse) ProtoMessage() {}
+
+func (x *ListDevMailResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_photoshoot_account_v1_account_service_proto_msgTypes[52]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListDevMailResponse.ProtoReflect.Descriptor instead.
+func (*ListDevMailResponse) Descriptor() ([]byte, []int) {
+	return file_photoshoot_account_v1_account_service_proto_rawDescGZIP(), []int{52}
+}
+
+func (x *ListDevMailResponse) GetMails() []*DevMail {
+	if x != nil {
+		return x.Mails
+	}
+	return nil
+}
+
+// DevMail is one mail held by the dev mailbox.
+type DevMail struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The mail id (the provider idempotency key).
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// Recipient.
+	To string `protobuf:"bytes,2,opt,name=to,proto3" json:"to,omitempty"`
+	// Subject line.
+	Subject string `protobuf:"bytes,3,opt,name=subject,proto3" json:"subject,omitempty"`
+	// Plain-text body.
+	TextBody string `protobuf:"bytes,4,opt,name=text_body,json=textBody,proto3" json:"text_body,omitempty"`
+	// HTML body.
+	HtmlBody string `protobuf:"bytes,5,opt,name=html_body,json=htmlBody,proto3" json:"html_body,omitempty"`
+	// Every http(s) link in the text body, in order, e.g. the sign-in link.
+	Links []string `protobuf:"bytes,6,rep,name=links,proto3" json:"links,omitempty"`
+	// When the mail was stored.
+	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DevMail) Reset() {
+	*x = DevMail{}
+	mi := &file_photoshoot_account_v1_account_service_proto_msgTypes[53]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DevMail) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DevMail) ProtoMessage() {}
+
+func (x *DevMail) ProtoReflect() protoreflect.Message {
+	mi := &file_photoshoot_account_v1_account_service_proto_msgTypes[53]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DevMail.ProtoReflect.Descriptor instead.
+func (*DevMail) Descriptor() ([]byte, []int) {
+	return file_photoshoot_account_v1_account_service_proto_rawDescGZIP(), []int{53}
+}
+
+func (x *DevMail) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *DevMail) GetTo() string {
+	if x != nil {
+		return x.To
+	}
+	return ""
+}
+
+func (x *DevMail) GetSubject() string {
+	if x != nil {
+		return x.Subject
+	}
+	return ""
+}
+
+func (x *DevMail) GetTextBody() string {
+	if x != nil {
+		return x.TextBody
+	}
+	return ""
+}
+
+func (x *DevMail) GetHtmlBody() string {
+	if x != nil {
+		return x.HtmlBody
+	}
+	return ""
+}
+
+func (x *DevMail) GetLinks() []string {
+	if x != nil {
+		return x.Links
+	}
+	return nil
+}
+
+func (x *DevMail) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
 var File_photoshoot_account_v1_account_service_proto protoreflect.FileDescriptor
 
 const file_photoshoot_account_v1_account_service_proto_rawDesc = "" +
@@ -3129,6 +3321,19 @@ const file_photoshoot_account_v1_account_service_proto_rawDesc = "" +
 	"\x05email\x18\x03 \x01(\tR\x05email\x12\x18\n" +
 	"\amessage\x18\x04 \x01(\tR\amessage\x12;\n" +
 	"\vcreate_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\"1\n" +
+	"\x12ListDevMailRequest\x12\x1b\n" +
+	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\"K\n" +
+	"\x13ListDevMailResponse\x124\n" +
+	"\x05mails\x18\x01 \x03(\v2\x1e.photoshoot.account.v1.DevMailR\x05mails\"\xd0\x01\n" +
+	"\aDevMail\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x0e\n" +
+	"\x02to\x18\x02 \x01(\tR\x02to\x12\x18\n" +
+	"\asubject\x18\x03 \x01(\tR\asubject\x12\x1b\n" +
+	"\ttext_body\x18\x04 \x01(\tR\btextBody\x12\x1b\n" +
+	"\thtml_body\x18\x05 \x01(\tR\bhtmlBody\x12\x14\n" +
+	"\x05links\x18\x06 \x03(\tR\x05links\x12;\n" +
+	"\vcreate_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime*o\n" +
 	"\tUserState\x12\x1a\n" +
 	"\x16USER_STATE_UNSPECIFIED\x10\x00\x12\x15\n" +
@@ -3140,7 +3345,7 @@ const file_photoshoot_account_v1_account_service_proto_rawDesc = "" +
 	"\x14EXPORT_STATE_PENDING\x10\x01\x12\x18\n" +
 	"\x14EXPORT_STATE_RUNNING\x10\x02\x12\x1a\n" +
 	"\x16EXPORT_STATE_SUCCEEDED\x10\x03\x12\x17\n" +
-	"\x13EXPORT_STATE_FAILED\x10\x042\x90\x17\n" +
+	"\x13EXPORT_STATE_FAILED\x10\x042\xf6\x17\n" +
 	"\x0eAccountService\x12\x91\x01\n" +
 	"\x0fCreateMagicLink\x12-.photoshoot.account.v1.CreateMagicLinkRequest\x1a..photoshoot.account.v1.CreateMagicLinkResponse\"\x1f\x82\xd3\xe4\x93\x02\x19:\x01*\"\x14/v1/auth/magic-links\x12\x88\x01\n" +
 	"\rCreateSession\x12+.photoshoot.account.v1.CreateSessionRequest\x1a,.photoshoot.account.v1.CreateSessionResponse\"\x1c\x82\xd3\xe4\x93\x02\x16:\x01*\"\x11/v1/auth/sessions\x12\xa9\x01\n" +
@@ -3163,7 +3368,8 @@ const file_photoshoot_account_v1_account_service_proto_rawDesc = "" +
 	"\x11AdminGrantCredits\x12/.photoshoot.account.v1.AdminGrantCreditsRequest\x1a0.photoshoot.account.v1.AdminGrantCreditsResponse\"1\x82\xd3\xe4\x93\x02+:\x01*\"&/v1/admin/users/{user_id}:grantCredits\x12g\n" +
 	"\fAuthenticate\x12*.photoshoot.account.v1.AuthenticateRequest\x1a+.photoshoot.account.v1.AuthenticateResponse\x12m\n" +
 	"\x0eGetSigningKeys\x12,.photoshoot.account.v1.GetSigningKeysRequest\x1a-.photoshoot.account.v1.GetSigningKeysResponse\x12m\n" +
-	"\x0eExportUserData\x12,.photoshoot.account.v1.ExportUserDataRequest\x1a-.photoshoot.account.v1.ExportUserDataResponseB\xf1\x01\n" +
+	"\x0eExportUserData\x12,.photoshoot.account.v1.ExportUserDataRequest\x1a-.photoshoot.account.v1.ExportUserDataResponse\x12d\n" +
+	"\vListDevMail\x12).photoshoot.account.v1.ListDevMailRequest\x1a*.photoshoot.account.v1.ListDevMailResponseB\xf1\x01\n" +
 	"\x19com.photoshoot.account.v1B\x13AccountServiceProtoP\x01ZIgithub.com/connectengine/photoshoot/proto/photoshoot/account/v1;accountv1\xa2\x02\x03PAX\xaa\x02\x15Photoshoot.Account.V1\xca\x02\x15Photoshoot\\Account\\V1\xe2\x02!Photoshoot\\Account\\V1\\GPBMetadata\xea\x02\x17Photoshoot::Account::V1b\x06proto3"
 
 var (
@@ -3179,7 +3385,7 @@ func file_photoshoot_account_v1_account_service_proto_rawDescGZIP() []byte {
 }
 
 var file_photoshoot_account_v1_account_service_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_photoshoot_account_v1_account_service_proto_msgTypes = make([]protoimpl.MessageInfo, 51)
+var file_photoshoot_account_v1_account_service_proto_msgTypes = make([]protoimpl.MessageInfo, 54)
 var file_photoshoot_account_v1_account_service_proto_goTypes = []any{
 	(UserState)(0),                        // 0: photoshoot.account.v1.UserState
 	(ExportState)(0),                      // 1: photoshoot.account.v1.ExportState
@@ -3234,29 +3440,32 @@ var file_photoshoot_account_v1_account_service_proto_goTypes = []any{
 	(*ExportUserDataRequest)(nil),         // 50: photoshoot.account.v1.ExportUserDataRequest
 	(*ExportUserDataResponse)(nil),        // 51: photoshoot.account.v1.ExportUserDataResponse
 	(*ContactMessage)(nil),                // 52: photoshoot.account.v1.ContactMessage
-	(*timestamppb.Timestamp)(nil),         // 53: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),         // 54: google.protobuf.FieldMask
+	(*ListDevMailRequest)(nil),            // 53: photoshoot.account.v1.ListDevMailRequest
+	(*ListDevMailResponse)(nil),           // 54: photoshoot.account.v1.ListDevMailResponse
+	(*DevMail)(nil),                       // 55: photoshoot.account.v1.DevMail
+	(*timestamppb.Timestamp)(nil),         // 56: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),         // 57: google.protobuf.FieldMask
 }
 var file_photoshoot_account_v1_account_service_proto_depIdxs = []int32{
 	0,  // 0: photoshoot.account.v1.User.state:type_name -> photoshoot.account.v1.UserState
 	3,  // 1: photoshoot.account.v1.User.preferences:type_name -> photoshoot.account.v1.Preferences
-	53, // 2: photoshoot.account.v1.User.create_time:type_name -> google.protobuf.Timestamp
-	53, // 3: photoshoot.account.v1.Session.create_time:type_name -> google.protobuf.Timestamp
-	53, // 4: photoshoot.account.v1.Session.last_seen_time:type_name -> google.protobuf.Timestamp
-	53, // 5: photoshoot.account.v1.Session.expire_time:type_name -> google.protobuf.Timestamp
-	53, // 6: photoshoot.account.v1.ApiKey.create_time:type_name -> google.protobuf.Timestamp
-	53, // 7: photoshoot.account.v1.ApiKey.last_used_time:type_name -> google.protobuf.Timestamp
+	56, // 2: photoshoot.account.v1.User.create_time:type_name -> google.protobuf.Timestamp
+	56, // 3: photoshoot.account.v1.Session.create_time:type_name -> google.protobuf.Timestamp
+	56, // 4: photoshoot.account.v1.Session.last_seen_time:type_name -> google.protobuf.Timestamp
+	56, // 5: photoshoot.account.v1.Session.expire_time:type_name -> google.protobuf.Timestamp
+	56, // 6: photoshoot.account.v1.ApiKey.create_time:type_name -> google.protobuf.Timestamp
+	56, // 7: photoshoot.account.v1.ApiKey.last_used_time:type_name -> google.protobuf.Timestamp
 	1,  // 8: photoshoot.account.v1.Export.state:type_name -> photoshoot.account.v1.ExportState
-	53, // 9: photoshoot.account.v1.Export.create_time:type_name -> google.protobuf.Timestamp
-	53, // 10: photoshoot.account.v1.Export.complete_time:type_name -> google.protobuf.Timestamp
-	53, // 11: photoshoot.account.v1.Export.expire_time:type_name -> google.protobuf.Timestamp
+	56, // 9: photoshoot.account.v1.Export.create_time:type_name -> google.protobuf.Timestamp
+	56, // 10: photoshoot.account.v1.Export.complete_time:type_name -> google.protobuf.Timestamp
+	56, // 11: photoshoot.account.v1.Export.expire_time:type_name -> google.protobuf.Timestamp
 	2,  // 12: photoshoot.account.v1.CreateSessionResponse.user:type_name -> photoshoot.account.v1.User
 	4,  // 13: photoshoot.account.v1.CreateSessionResponse.session:type_name -> photoshoot.account.v1.Session
 	2,  // 14: photoshoot.account.v1.CreatePasswordSessionResponse.user:type_name -> photoshoot.account.v1.User
 	4,  // 15: photoshoot.account.v1.CreatePasswordSessionResponse.session:type_name -> photoshoot.account.v1.Session
 	2,  // 16: photoshoot.account.v1.GetMeResponse.user:type_name -> photoshoot.account.v1.User
 	2,  // 17: photoshoot.account.v1.UpdateMeRequest.user:type_name -> photoshoot.account.v1.User
-	54, // 18: photoshoot.account.v1.UpdateMeRequest.update_mask:type_name -> google.protobuf.FieldMask
+	57, // 18: photoshoot.account.v1.UpdateMeRequest.update_mask:type_name -> google.protobuf.FieldMask
 	2,  // 19: photoshoot.account.v1.UpdateMeResponse.user:type_name -> photoshoot.account.v1.User
 	4,  // 20: photoshoot.account.v1.ListSessionsResponse.sessions:type_name -> photoshoot.account.v1.Session
 	5,  // 21: photoshoot.account.v1.ListApiKeysResponse.api_keys:type_name -> photoshoot.account.v1.ApiKey
@@ -3265,64 +3474,68 @@ var file_photoshoot_account_v1_account_service_proto_depIdxs = []int32{
 	6,  // 24: photoshoot.account.v1.GetExportResponse.export:type_name -> photoshoot.account.v1.Export
 	2,  // 25: photoshoot.account.v1.DeleteMeResponse.user:type_name -> photoshoot.account.v1.User
 	2,  // 26: photoshoot.account.v1.AdminGetUserResponse.user:type_name -> photoshoot.account.v1.User
-	53, // 27: photoshoot.account.v1.AuthenticateResponse.expire_time:type_name -> google.protobuf.Timestamp
+	56, // 27: photoshoot.account.v1.AuthenticateResponse.expire_time:type_name -> google.protobuf.Timestamp
 	49, // 28: photoshoot.account.v1.GetSigningKeysResponse.keys:type_name -> photoshoot.account.v1.SigningKey
-	53, // 29: photoshoot.account.v1.SigningKey.create_time:type_name -> google.protobuf.Timestamp
-	53, // 30: photoshoot.account.v1.SigningKey.expire_time:type_name -> google.protobuf.Timestamp
+	56, // 29: photoshoot.account.v1.SigningKey.create_time:type_name -> google.protobuf.Timestamp
+	56, // 30: photoshoot.account.v1.SigningKey.expire_time:type_name -> google.protobuf.Timestamp
 	2,  // 31: photoshoot.account.v1.ExportUserDataResponse.user:type_name -> photoshoot.account.v1.User
 	4,  // 32: photoshoot.account.v1.ExportUserDataResponse.sessions:type_name -> photoshoot.account.v1.Session
 	5,  // 33: photoshoot.account.v1.ExportUserDataResponse.api_keys:type_name -> photoshoot.account.v1.ApiKey
 	52, // 34: photoshoot.account.v1.ExportUserDataResponse.contact_messages:type_name -> photoshoot.account.v1.ContactMessage
-	53, // 35: photoshoot.account.v1.ContactMessage.create_time:type_name -> google.protobuf.Timestamp
-	7,  // 36: photoshoot.account.v1.AccountService.CreateMagicLink:input_type -> photoshoot.account.v1.CreateMagicLinkRequest
-	9,  // 37: photoshoot.account.v1.AccountService.CreateSession:input_type -> photoshoot.account.v1.CreateSessionRequest
-	11, // 38: photoshoot.account.v1.AccountService.CreatePasswordSession:input_type -> photoshoot.account.v1.CreatePasswordSessionRequest
-	13, // 39: photoshoot.account.v1.AccountService.DeleteCurrentSession:input_type -> photoshoot.account.v1.DeleteCurrentSessionRequest
-	15, // 40: photoshoot.account.v1.AccountService.GetMe:input_type -> photoshoot.account.v1.GetMeRequest
-	17, // 41: photoshoot.account.v1.AccountService.UpdateMe:input_type -> photoshoot.account.v1.UpdateMeRequest
-	19, // 42: photoshoot.account.v1.AccountService.SetPassword:input_type -> photoshoot.account.v1.SetPasswordRequest
-	21, // 43: photoshoot.account.v1.AccountService.ListSessions:input_type -> photoshoot.account.v1.ListSessionsRequest
-	23, // 44: photoshoot.account.v1.AccountService.RevokeAllSessions:input_type -> photoshoot.account.v1.RevokeAllSessionsRequest
-	25, // 45: photoshoot.account.v1.AccountService.RevokeSession:input_type -> photoshoot.account.v1.RevokeSessionRequest
-	27, // 46: photoshoot.account.v1.AccountService.ListApiKeys:input_type -> photoshoot.account.v1.ListApiKeysRequest
-	29, // 47: photoshoot.account.v1.AccountService.CreateApiKey:input_type -> photoshoot.account.v1.CreateApiKeyRequest
-	31, // 48: photoshoot.account.v1.AccountService.RevokeApiKey:input_type -> photoshoot.account.v1.RevokeApiKeyRequest
-	33, // 49: photoshoot.account.v1.AccountService.ExportMe:input_type -> photoshoot.account.v1.ExportMeRequest
-	35, // 50: photoshoot.account.v1.AccountService.GetExport:input_type -> photoshoot.account.v1.GetExportRequest
-	37, // 51: photoshoot.account.v1.AccountService.DeleteMe:input_type -> photoshoot.account.v1.DeleteMeRequest
-	39, // 52: photoshoot.account.v1.AccountService.CreateContactMessage:input_type -> photoshoot.account.v1.CreateContactMessageRequest
-	41, // 53: photoshoot.account.v1.AccountService.AdminGetUser:input_type -> photoshoot.account.v1.AdminGetUserRequest
-	43, // 54: photoshoot.account.v1.AccountService.AdminGrantCredits:input_type -> photoshoot.account.v1.AdminGrantCreditsRequest
-	45, // 55: photoshoot.account.v1.AccountService.Authenticate:input_type -> photoshoot.account.v1.AuthenticateRequest
-	47, // 56: photoshoot.account.v1.AccountService.GetSigningKeys:input_type -> photoshoot.account.v1.GetSigningKeysRequest
-	50, // 57: photoshoot.account.v1.AccountService.ExportUserData:input_type -> photoshoot.account.v1.ExportUserDataRequest
-	8,  // 58: photoshoot.account.v1.AccountService.CreateMagicLink:output_type -> photoshoot.account.v1.CreateMagicLinkResponse
-	10, // 59: photoshoot.account.v1.AccountService.CreateSession:output_type -> photoshoot.account.v1.CreateSessionResponse
-	12, // 60: photoshoot.account.v1.AccountService.CreatePasswordSession:output_type -> photoshoot.account.v1.CreatePasswordSessionResponse
-	14, // 61: photoshoot.account.v1.AccountService.DeleteCurrentSession:output_type -> photoshoot.account.v1.DeleteCurrentSessionResponse
-	16, // 62: photoshoot.account.v1.AccountService.GetMe:output_type -> photoshoot.account.v1.GetMeResponse
-	18, // 63: photoshoot.account.v1.AccountService.UpdateMe:output_type -> photoshoot.account.v1.UpdateMeResponse
-	20, // 64: photoshoot.account.v1.AccountService.SetPassword:output_type -> photoshoot.account.v1.SetPasswordResponse
-	22, // 65: photoshoot.account.v1.AccountService.ListSessions:output_type -> photoshoot.account.v1.ListSessionsResponse
-	24, // 66: photoshoot.account.v1.AccountService.RevokeAllSessions:output_type -> photoshoot.account.v1.RevokeAllSessionsResponse
-	26, // 67: photoshoot.account.v1.AccountService.RevokeSession:output_type -> photoshoot.account.v1.RevokeSessionResponse
-	28, // 68: photoshoot.account.v1.AccountService.ListApiKeys:output_type -> photoshoot.account.v1.ListApiKeysResponse
-	30, // 69: photoshoot.account.v1.AccountService.CreateApiKey:output_type -> photoshoot.account.v1.CreateApiKeyResponse
-	32, // 70: photoshoot.account.v1.AccountService.RevokeApiKey:output_type -> photoshoot.account.v1.RevokeApiKeyResponse
-	34, // 71: photoshoot.account.v1.AccountService.ExportMe:output_type -> photoshoot.account.v1.ExportMeResponse
-	36, // 72: photoshoot.account.v1.AccountService.GetExport:output_type -> photoshoot.account.v1.GetExportResponse
-	38, // 73: photoshoot.account.v1.AccountService.DeleteMe:output_type -> photoshoot.account.v1.DeleteMeResponse
-	40, // 74: photoshoot.account.v1.AccountService.CreateContactMessage:output_type -> photoshoot.account.v1.CreateContactMessageResponse
-	42, // 75: photoshoot.account.v1.AccountService.AdminGetUser:output_type -> photoshoot.account.v1.AdminGetUserResponse
-	44, // 76: photoshoot.account.v1.AccountService.AdminGrantCredits:output_type -> photoshoot.account.v1.AdminGrantCreditsResponse
-	46, // 77: photoshoot.account.v1.AccountService.Authenticate:output_type -> photoshoot.account.v1.AuthenticateResponse
-	48, // 78: photoshoot.account.v1.AccountService.GetSigningKeys:output_type -> photoshoot.account.v1.GetSigningKeysResponse
-	51, // 79: photoshoot.account.v1.AccountService.ExportUserData:output_type -> photoshoot.account.v1.ExportUserDataResponse
-	58, // [58:80] is the sub-list for method output_type
-	36, // [36:58] is the sub-list for method input_type
-	36, // [36:36] is the sub-list for extension type_name
-	36, // [36:36] is the sub-list for extension extendee
-	0,  // [0:36] is the sub-list for field type_name
+	56, // 35: photoshoot.account.v1.ContactMessage.create_time:type_name -> google.protobuf.Timestamp
+	55, // 36: photoshoot.account.v1.ListDevMailResponse.mails:type_name -> photoshoot.account.v1.DevMail
+	56, // 37: photoshoot.account.v1.DevMail.create_time:type_name -> google.protobuf.Timestamp
+	7,  // 38: photoshoot.account.v1.AccountService.CreateMagicLink:input_type -> photoshoot.account.v1.CreateMagicLinkRequest
+	9,  // 39: photoshoot.account.v1.AccountService.CreateSession:input_type -> photoshoot.account.v1.CreateSessionRequest
+	11, // 40: photoshoot.account.v1.AccountService.CreatePasswordSession:input_type -> photoshoot.account.v1.CreatePasswordSessionRequest
+	13, // 41: photoshoot.account.v1.AccountService.DeleteCurrentSession:input_type -> photoshoot.account.v1.DeleteCurrentSessionRequest
+	15, // 42: photoshoot.account.v1.AccountService.GetMe:input_type -> photoshoot.account.v1.GetMeRequest
+	17, // 43: photoshoot.account.v1.AccountService.UpdateMe:input_type -> photoshoot.account.v1.UpdateMeRequest
+	19, // 44: photoshoot.account.v1.AccountService.SetPassword:input_type -> photoshoot.account.v1.SetPasswordRequest
+	21, // 45: photoshoot.account.v1.AccountService.ListSessions:input_type -> photoshoot.account.v1.ListSessionsRequest
+	23, // 46: photoshoot.account.v1.AccountService.RevokeAllSessions:input_type -> photoshoot.account.v1.RevokeAllSessionsRequest
+	25, // 47: photoshoot.account.v1.AccountService.RevokeSession:input_type -> photoshoot.account.v1.RevokeSessionRequest
+	27, // 48: photoshoot.account.v1.AccountService.ListApiKeys:input_type -> photoshoot.account.v1.ListApiKeysRequest
+	29, // 49: photoshoot.account.v1.AccountService.CreateApiKey:input_type -> photoshoot.account.v1.CreateApiKeyRequest
+	31, // 50: photoshoot.account.v1.AccountService.RevokeApiKey:input_type -> photoshoot.account.v1.RevokeApiKeyRequest
+	33, // 51: photoshoot.account.v1.AccountService.ExportMe:input_type -> photoshoot.account.v1.ExportMeRequest
+	35, // 52: photoshoot.account.v1.AccountService.GetExport:input_type -> photoshoot.account.v1.GetExportRequest
+	37, // 53: photoshoot.account.v1.AccountService.DeleteMe:input_type -> photoshoot.account.v1.DeleteMeRequest
+	39, // 54: photoshoot.account.v1.AccountService.CreateContactMessage:input_type -> photoshoot.account.v1.CreateContactMessageRequest
+	41, // 55: photoshoot.account.v1.AccountService.AdminGetUser:input_type -> photoshoot.account.v1.AdminGetUserRequest
+	43, // 56: photoshoot.account.v1.AccountService.AdminGrantCredits:input_type -> photoshoot.account.v1.AdminGrantCreditsRequest
+	45, // 57: photoshoot.account.v1.AccountService.Authenticate:input_type -> photoshoot.account.v1.AuthenticateRequest
+	47, // 58: photoshoot.account.v1.AccountService.GetSigningKeys:input_type -> photoshoot.account.v1.GetSigningKeysRequest
+	50, // 59: photoshoot.account.v1.AccountService.ExportUserData:input_type -> photoshoot.account.v1.ExportUserDataRequest
+	53, // 60: photoshoot.account.v1.AccountService.ListDevMail:input_type -> photoshoot.account.v1.ListDevMailRequest
+	8,  // 61: photoshoot.account.v1.AccountService.CreateMagicLink:output_type -> photoshoot.account.v1.CreateMagicLinkResponse
+	10, // 62: photoshoot.account.v1.AccountService.CreateSession:output_type -> photoshoot.account.v1.CreateSessionResponse
+	12, // 63: photoshoot.account.v1.AccountService.CreatePasswordSession:output_type -> photoshoot.account.v1.CreatePasswordSessionResponse
+	14, // 64: photoshoot.account.v1.AccountService.DeleteCurrentSession:output_type -> photoshoot.account.v1.DeleteCurrentSessionResponse
+	16, // 65: photoshoot.account.v1.AccountService.GetMe:output_type -> photoshoot.account.v1.GetMeResponse
+	18, // 66: photoshoot.account.v1.AccountService.UpdateMe:output_type -> photoshoot.account.v1.UpdateMeResponse
+	20, // 67: photoshoot.account.v1.AccountService.SetPassword:output_type -> photoshoot.account.v1.SetPasswordResponse
+	22, // 68: photoshoot.account.v1.AccountService.ListSessions:output_type -> photoshoot.account.v1.ListSessionsResponse
+	24, // 69: photoshoot.account.v1.AccountService.RevokeAllSessions:output_type -> photoshoot.account.v1.RevokeAllSessionsResponse
+	26, // 70: photoshoot.account.v1.AccountService.RevokeSession:output_type -> photoshoot.account.v1.RevokeSessionResponse
+	28, // 71: photoshoot.account.v1.AccountService.ListApiKeys:output_type -> photoshoot.account.v1.ListApiKeysResponse
+	30, // 72: photoshoot.account.v1.AccountService.CreateApiKey:output_type -> photoshoot.account.v1.CreateApiKeyResponse
+	32, // 73: photoshoot.account.v1.AccountService.RevokeApiKey:output_type -> photoshoot.account.v1.RevokeApiKeyResponse
+	34, // 74: photoshoot.account.v1.AccountService.ExportMe:output_type -> photoshoot.account.v1.ExportMeResponse
+	36, // 75: photoshoot.account.v1.AccountService.GetExport:output_type -> photoshoot.account.v1.GetExportResponse
+	38, // 76: photoshoot.account.v1.AccountService.DeleteMe:output_type -> photoshoot.account.v1.DeleteMeResponse
+	40, // 77: photoshoot.account.v1.AccountService.CreateContactMessage:output_type -> photoshoot.account.v1.CreateContactMessageResponse
+	42, // 78: photoshoot.account.v1.AccountService.AdminGetUser:output_type -> photoshoot.account.v1.AdminGetUserResponse
+	44, // 79: photoshoot.account.v1.AccountService.AdminGrantCredits:output_type -> photoshoot.account.v1.AdminGrantCreditsResponse
+	46, // 80: photoshoot.account.v1.AccountService.Authenticate:output_type -> photoshoot.account.v1.AuthenticateResponse
+	48, // 81: photoshoot.account.v1.AccountService.GetSigningKeys:output_type -> photoshoot.account.v1.GetSigningKeysResponse
+	51, // 82: photoshoot.account.v1.AccountService.ExportUserData:output_type -> photoshoot.account.v1.ExportUserDataResponse
+	54, // 83: photoshoot.account.v1.AccountService.ListDevMail:output_type -> photoshoot.account.v1.ListDevMailResponse
+	61, // [61:84] is the sub-list for method output_type
+	38, // [38:61] is the sub-list for method input_type
+	38, // [38:38] is the sub-list for extension type_name
+	38, // [38:38] is the sub-list for extension extendee
+	0,  // [0:38] is the sub-list for field type_name
 }
 
 func init() { file_photoshoot_account_v1_account_service_proto_init() }
@@ -3340,7 +3553,7 @@ func file_photoshoot_account_v1_account_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_photoshoot_account_v1_account_service_proto_rawDesc), len(file_photoshoot_account_v1_account_service_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   51,
+			NumMessages:   54,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

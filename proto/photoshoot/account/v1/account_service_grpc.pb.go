@@ -41,6 +41,7 @@ const (
 	AccountService_Authenticate_FullMethodName          = "/photoshoot.account.v1.AccountService/Authenticate"
 	AccountService_GetSigningKeys_FullMethodName        = "/photoshoot.account.v1.AccountService/GetSigningKeys"
 	AccountService_ExportUserData_FullMethodName        = "/photoshoot.account.v1.AccountService/ExportUserData"
+	AccountService_ListDevMail_FullMethodName           = "/photoshoot.account.v1.AccountService/ListDevMail"
 )
 
 // AccountServiceClient is the client API for AccountService service.
@@ -103,6 +104,9 @@ type AccountServiceClient interface {
 	GetSigningKeys(ctx context.Context, in *GetSigningKeysRequest, opts ...grpc.CallOption) (*GetSigningKeysResponse, error)
 	// Internal: what account holds about a user, for the data export.
 	ExportUserData(ctx context.Context, in *ExportUserDataRequest, opts ...grpc.CallOption) (*ExportUserDataResponse, error)
+	// Internal: the newest mails held by the dev mailbox, for the gateway's
+	// /dev/mailbox page. Answers FailedPrecondition unless DEV_MODE is on.
+	ListDevMail(ctx context.Context, in *ListDevMailRequest, opts ...grpc.CallOption) (*ListDevMailResponse, error)
 }
 
 type accountServiceClient struct {
@@ -333,6 +337,16 @@ func (c *accountServiceClient) ExportUserData(ctx context.Context, in *ExportUse
 	return out, nil
 }
 
+func (c *accountServiceClient) ListDevMail(ctx context.Context, in *ListDevMailRequest, opts ...grpc.CallOption) (*ListDevMailResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListDevMailResponse)
+	err := c.cc.Invoke(ctx, AccountService_ListDevMail_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AccountServiceServer is the server API for AccountService service.
 // All implementations must embed UnimplementedAccountServiceServer
 // for forward compatibility.
@@ -393,6 +407,9 @@ type AccountServiceServer interface {
 	GetSigningKeys(context.Context, *GetSigningKeysRequest) (*GetSigningKeysResponse, error)
 	// Internal: what account holds about a user, for the data export.
 	ExportUserData(context.Context, *ExportUserDataRequest) (*ExportUserDataResponse, error)
+	// Internal: the newest mails held by the dev mailbox, for the gateway's
+	// /dev/mailbox page. Answers FailedPrecondition unless DEV_MODE is on.
+	ListDevMail(context.Context, *ListDevMailRequest) (*ListDevMailResponse, error)
 	mustEmbedUnimplementedAccountServiceServer()
 }
 
@@ -468,6 +485,9 @@ func (UnimplementedAccountServiceServer) GetSigningKeys(context.Context, *GetSig
 }
 func (UnimplementedAccountServiceServer) ExportUserData(context.Context, *ExportUserDataRequest) (*ExportUserDataResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ExportUserData not implemented")
+}
+func (UnimplementedAccountServiceServer) ListDevMail(context.Context, *ListDevMailRequest) (*ListDevMailResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListDevMail not implemented")
 }
 func (UnimplementedAccountServiceServer) mustEmbedUnimplementedAccountServiceServer() {}
 func (UnimplementedAccountServiceServer) testEmbeddedByValue()                        {}
@@ -886,6 +906,24 @@ func _AccountService_ExportUserData_Handler(srv interface{}, ctx context.Context
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AccountService_ListDevMail_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListDevMailRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AccountServiceServer).ListDevMail(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AccountService_ListDevMail_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AccountServiceServer).ListDevMail(ctx, req.(*ListDevMailRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AccountService_ServiceDesc is the grpc.ServiceDesc for AccountService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -980,6 +1018,10 @@ var AccountService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ExportUserData",
 			Handler:    _AccountService_ExportUserData_Handler,
+		},
+		{
+			MethodName: "ListDevMail",
+			Handler:    _AccountService_ListDevMail_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

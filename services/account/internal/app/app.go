@@ -1,36 +1,77 @@
 // Package app wires the account service: its configuration, the shared
-// platform (telemetry, Postgres, NATS, gRPC) and its API. It is the only
-// package of the service that reads the environment.
+// platform (telemetry, Postgres, NATS, gRPC), the signing keys, the mail
+// provider, the consumers and the API. It is the only package of the
+// service that reads the environment.
 package app
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"errors"
+	"fmt"
 	"net"
+	"sync/atomic"
+	"time"
 
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/connectengine/photoshoot/pkg/authn"
+	"github.com/connectengine/photoshoot/pkg/events"
 	"github.com/connectengine/photoshoot/pkg/platform"
 	accountv1 "github.com/connectengine/photoshoot/proto/photoshoot/account/v1"
+	analysisv1 "github.com/connectengine/photoshoot/proto/photoshoot/analysis/v1"
+	billingv1 "github.com/connectengine/photoshoot/proto/photoshoot/billing/v1"
+	generationv1 "github.com/connectengine/photoshoot/proto/photoshoot/generation/v1"
+	mediav1 "github.com/connectengine/photoshoot/proto/photoshoot/media/v1"
 	"github.com/connectengine/photoshoot/services/account/internal/api"
+	"github.com/connectengine/photoshoot/services/account/internal/consumers"
+	"github.com/connectengine/photoshoot/services/account/internal/identity"
+	"github.com/connectengine/photoshoot/services/account/internal/keyring"
+	"github.com/connectengine/photoshoot/services/account/internal/mail"
+	"github.com/connectengine/photoshoot/services/account/internal/password"
+	"github.com/connectengine/photoshoot/services/account/internal/privacy"
+	"github.com/connectengine/photoshoot/services/account/internal/store"
 )
-
-// Config is the account service's configuration.
-type Config struct {
-	platform.Config
-}
-
-// LoadConfig reads the configuration from the environment.
-func LoadConfig(getenv func(string) string) (Config, error) {
-	pc, err := platform.LoadConfig("account", getenv)
-	return Config{Config: pc}, err
-}
 
 // App is a running account service.
 type App struct {
 	platform *platform.Platform
 }
 
-// New starts the service's plumbing and registers its API.
+// New starts the service's plumbing and registers its API and workers.
 func New(ctx context.Context, cfg Config) (*App, error) {
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	sender, mailbox, err := newSender(cfg)
+	if err != nil {
+		return nil, err
+	}
+	renderer, err := mail.NewRenderer(cfg.MailFrom)
+	if err != nil {
+		return nil, err
+	}
+	hasher, err := password.NewHasher(password.DefaultParams, cfg.HashConcurrency)
+	if err != nil {
+		return nil, err
+	}
+
+	// Account verifies its own access tokens from its key store. The ring
+	// needs the platform's pool, so the source is bound once it exists;
+	// no request is verified before New returns.
+	var ring atomic.Pointer[keyring.Ring]
+	cfg.Keys = func(ctx context.Context) ([]authn.PublicKey, error) {
+		r := ring.Load()
+		if r == nil {
+			return nil, errors.New("signing keys not loaded yet")
+		}
+		return r.KeySource()(ctx)
+	}
 	p, err := platform.New(ctx, cfg.Config, platform.Options{
+		Migrations: store.Migrations,
 		Unauthenticated: []string{
 			accountv1.AccountService_CreateMagicLink_FullMethodName,
 			accountv1.AccountService_CreateSession_FullMethodName,
@@ -41,8 +82,90 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	accountv1.RegisterAccountServiceServer(p.Server.GRPC, &api.Server{})
+	// platform has no Close yet: a failure below leaves the plumbing to the
+	// process's exit, which is what main does with it.
+	fail := func(err error) (*App, error) { return nil, fmt.Errorf("account: %w", err) }
+	st := store.New(p.Pool)
+	r, err := keyring.New(st, keyring.Options{
+		Issuer: platform.TokenIssuer, Audience: platform.TokenAudience, Now: now, Logger: p.Logger,
+	})
+	if err != nil {
+		return fail(err)
+	}
+	if err := r.Rotate(ctx); err != nil {
+		return fail(err)
+	}
+	ring.Store(r)
+	p.Go("signing key rotation", r.Run)
+
+	svc := identity.NewService(st, hasher, p.Logger, identity.Config{
+		PublicURL: cfg.PublicURL, SupportEmail: cfg.SupportEmail, AdminEmails: cfg.AdminEmails,
+	}, now)
+
+	var peers privacy.Peers
+	for _, d := range []struct {
+		addr string
+		set  func(conn *grpc.ClientConn)
+	}{
+		{cfg.BillingAddr, func(c *grpc.ClientConn) { peers.Billing = billingv1.NewBillingServiceClient(c) }},
+		{cfg.MediaAddr, func(c *grpc.ClientConn) { peers.Media = mediav1.NewMediaServiceClient(c) }},
+		{cfg.AnalysisAddr, func(c *grpc.ClientConn) { peers.Analysis = analysisv1.NewAnalysisServiceClient(c) }},
+		{cfg.GenerationAddr, func(c *grpc.ClientConn) { peers.Generation = generationv1.NewGenerationServiceClient(c) }},
+	} {
+		conn, err := p.Dial(d.addr)
+		if err != nil {
+			return fail(err)
+		}
+		d.set(conn)
+	}
+
+	mailer := &consumers.Mailer{Sender: sender, Renderer: renderer, SupportEmail: cfg.SupportEmail, Now: now}
+	exporter := &consumers.Exporter{
+		Store: st, PublicURL: cfg.PublicURL, Logger: p.Logger, Now: now,
+		Builder: privacy.NewExporter(peers, func(ctx context.Context, userID string) (proto.Message, error) {
+			d, err := svc.UserData(ctx, userID)
+			if err != nil {
+				return nil, err
+			}
+			return api.UserDataToProto(d), nil
+		}, p.Logger),
+	}
+	purges := &consumers.Purges{Now: now, Logger: p.Logger}
+	for _, c := range append([]events.ConsumerConfig{mailer.Config(), exporter.Config()}, purges.Configs()...) {
+		p.Go("consumer "+c.Durable, events.NewConsumer(p.Pool, p.JetStream, p.Logger, c).Run)
+	}
+
+	accountv1.RegisterAccountServiceServer(p.Server.GRPC, api.New(api.Deps{
+		Identity: svc, Keys: r, Billing: peers.Billing, Mailbox: mailbox, DevMode: cfg.DevMode,
+		PublicURL: cfg.PublicURL, PageKey: derive(cfg.ServiceAuthSecret, "photoshoot account page tokens"),
+	}))
 	return &App{platform: p}, nil
+}
+
+// newSender picks the mail provider: Resend when its key is set, else SMTP
+// when SMTP_URL is set, else (dev mode only, checked by LoadConfig) the dev
+// mailbox, which is then also returned for ListDevMail.
+func newSender(cfg Config) (mail.Sender, *mail.Mailbox, error) {
+	switch {
+	case cfg.ResendAPIKey != "":
+		s, err := mail.NewResend(cfg.ResendAPIKey, cfg.ResendBaseURL, nil)
+		return s, nil, err
+	case cfg.SMTPURL != "":
+		s, err := mail.NewSMTP(cfg.SMTPURL, nil)
+		return s, nil, err
+	case cfg.DevMode:
+		b, err := mail.NewMailbox(cfg.MailDir)
+		return b, b, err
+	default:
+		return nil, nil, errors.New("no mail provider: set RESEND_API_KEY or SMTP_URL, or DEV_MODE for the dev mailbox")
+	}
+}
+
+// derive makes a purpose-specific key from the service secret.
+func derive(secret []byte, purpose string) []byte {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte(purpose))
+	return m.Sum(nil)
 }
 
 // Serve serves on lis until ctx ends, then shuts down gracefully.
@@ -52,5 +175,8 @@ func (a *App) Serve(ctx context.Context, lis net.Listener) error {
 
 // Migrate applies the service's migrations and exits.
 func Migrate(ctx context.Context, cfg Config) error {
-	return platform.Migrate(ctx, cfg.Config, nil)
+	if err := platform.Migrate(ctx, cfg.Config, store.Migrations); err != nil {
+		return fmt.Errorf("migrate account: %w", err)
+	}
+	return nil
 }

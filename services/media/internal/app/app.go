@@ -1,6 +1,7 @@
 // Package app wires the media service: its configuration, the shared
-// platform (telemetry, Postgres, NATS, gRPC) and its API. It is the only
-// package of the service that reads the environment.
+// platform (telemetry, Postgres, NATS, gRPC), the blob store, the gallery,
+// its API, the account-deletion consumer and the orphan sweeper. It is the
+// only package of the service that reads the environment.
 package app
 
 import (
@@ -10,27 +11,25 @@ import (
 	"github.com/connectengine/photoshoot/pkg/platform"
 	mediav1 "github.com/connectengine/photoshoot/proto/photoshoot/media/v1"
 	"github.com/connectengine/photoshoot/services/media/internal/api"
+	"github.com/connectengine/photoshoot/services/media/internal/blobstore"
+	"github.com/connectengine/photoshoot/services/media/internal/consumers"
+	"github.com/connectengine/photoshoot/services/media/internal/gallery"
+	"github.com/connectengine/photoshoot/services/media/internal/store"
 )
-
-// Config is the media service's configuration.
-type Config struct {
-	platform.Config
-}
-
-// LoadConfig reads the configuration from the environment.
-func LoadConfig(getenv func(string) string) (Config, error) {
-	pc, err := platform.LoadConfig("media", getenv)
-	return Config{Config: pc}, err
-}
 
 // App is a running media service.
 type App struct {
 	platform *platform.Platform
 }
 
-// New starts the service's plumbing and registers its API.
+// New starts the service's plumbing and registers its API and workers.
 func New(ctx context.Context, cfg Config) (*App, error) {
+	blobs, err := newBlobStore(cfg)
+	if err != nil {
+		return nil, err
+	}
 	p, err := platform.New(ctx, cfg.Config, platform.Options{
+		Migrations: store.Migrations,
 		Unauthenticated: []string{
 			mediav1.MediaService_ReadImage_FullMethodName,
 		},
@@ -38,8 +37,34 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	mediav1.RegisterMediaServiceServer(p.Server.GRPC, &api.Server{})
+	svc, err := gallery.NewService(store.New(p.Pool), blobs, p.Logger, gallery.Config{
+		TempDir:    cfg.TempDir,
+		SigningKey: cfg.SigningKey,
+		PublicURL:  cfg.PublicURL,
+	})
+	if err != nil {
+		return nil, err
+	}
+	mediav1.RegisterMediaServiceServer(p.Server.GRPC, api.NewServer(svc, cfg.ServiceAuthSecret))
+	p.Go("user-deleted consumer", consumers.UserDeleted(p.Pool, p.JetStream, p.Logger, svc).Run)
+	p.Go("orphan sweeper", func(ctx context.Context) error {
+		return svc.RunSweeper(ctx, cfg.SweepInterval, cfg.OrphanGrace)
+	})
 	return &App{platform: p}, nil
+}
+
+func newBlobStore(cfg Config) (blobstore.Store, error) {
+	if cfg.S3Bucket != "" {
+		return blobstore.NewS3(blobstore.S3Config{
+			Endpoint:        cfg.S3Endpoint,
+			Bucket:          cfg.S3Bucket,
+			Region:          cfg.S3Region,
+			AccessKeyID:     cfg.S3AccessKeyID,
+			SecretAccessKey: cfg.S3SecretAccessKey,
+			PathStyle:       cfg.S3Endpoint != "",
+		})
+	}
+	return blobstore.NewDisk(cfg.MediaDir)
 }
 
 // Serve serves on lis until ctx ends, then shuts down gracefully.
@@ -49,5 +74,5 @@ func (a *App) Serve(ctx context.Context, lis net.Listener) error {
 
 // Migrate applies the service's migrations and exits.
 func Migrate(ctx context.Context, cfg Config) error {
-	return platform.Migrate(ctx, cfg.Config, nil)
+	return platform.Migrate(ctx, cfg.Config, store.Migrations)
 }

@@ -1,0 +1,143 @@
+package media_test
+
+import (
+	"bufio"
+	"image"
+	"image/png"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// noisePNG writes a PNG of RGB noise just under 25 MB: noise does not
+// compress, so the file is as large as the pixels (2880×2880).
+func noisePNG(b *testing.B, path string) {
+	b.Helper()
+	img := image.NewNRGBA(image.Rect(0, 0, 2880, 2880))
+	r := rand.New(rand.NewPCG(3, 4))
+	for i := range img.Pix {
+		if i%4 == 3 {
+			img.Pix[i] = 255
+		} else {
+			img.Pix[i] = uint8(r.Uint32())
+		}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	w := bufio.NewWriter(f)
+	if err := (&png.Encoder{CompressionLevel: png.BestSpeed}).Encode(w, img); err != nil {
+		b.Fatal(err)
+	}
+	if err := w.Flush(); err != nil {
+		b.Fatal(err)
+	}
+	f.Close()
+}
+
+// corruptBody writes 25 MB that media spools completely and then refuses
+// (a PNG signature followed by zeros): the streaming path with no image
+// work after it.
+func corruptBody(b *testing.B, path string) {
+	b.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	_, _ = f.Write([]byte("\x89PNG\r\n\x1a\n"))
+	if _, err := io.CopyN(f, zeros{}, 25<<20-8-1024); err != nil {
+		b.Fatal(err)
+	}
+	f.Close()
+}
+
+// BenchmarkUpload25MB sends a 25 MB body through the gateway handler into
+// media (a separate process) and reports MB/s next to a plain io.Copy of
+// the same file to another file, plus the peak RSS growth (VmHWM after
+// resetting it) of the gateway (this process) and of media.
+//
+// stream: a body media spools and then refuses as corrupt, i.e. the
+// transport path alone; stored: a valid noise PNG, decoded, re-encoded with
+// its renditions and written to the disk store.
+func BenchmarkUpload25MB(b *testing.B) {
+	e := start(b)
+	dir := b.TempDir()
+	for _, c := range []struct {
+		name   string
+		make   func(*testing.B, string)
+		status int
+	}{
+		{"stream", corruptBody, http.StatusBadRequest},
+		{"stored", noisePNG, http.StatusCreated},
+	} {
+		src := filepath.Join(dir, c.name+".bin")
+		c.make(b, src)
+		st, err := os.Stat(src)
+		if err != nil {
+			b.Fatal(err)
+		}
+		size := st.Size()
+		b.Run(c.name, func(b *testing.B) {
+			auth := e.token(b, "bench-user")
+			b.SetBytes(size)
+			copyTime := time.Duration(0)
+			var gwPeak, mediaPeak int64
+			b.ResetTimer()
+			for b.Loop() {
+				b.StopTimer()
+				copyTime += plainCopy(b, src, filepath.Join(dir, "copy.bin"))
+				selfRSS, mediaRSS := procStatus(os.Getpid(), "VmRSS"), procStatus(e.pid, "VmRSS")
+				resetPeak(os.Getpid())
+				resetPeak(e.pid)
+				f, err := os.Open(src)
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+				resp := e.do(b, http.MethodPost, "/v1/images", auth, f, map[string]string{"Content-Type": "application/octet-stream"})
+				readBody(b, resp)
+				b.StopTimer()
+				f.Close()
+				if resp.StatusCode != c.status {
+					b.Fatalf("status %d, want %d", resp.StatusCode, c.status)
+				}
+				gwPeak = max(gwPeak, procStatus(os.Getpid(), "VmHWM")-selfRSS)
+				mediaPeak = max(mediaPeak, procStatus(e.pid, "VmHWM")-mediaRSS)
+				b.StartTimer()
+			}
+			b.StopTimer()
+			mb := float64(size) / 1e6
+			b.ReportMetric(mb/(copyTime.Seconds()/float64(b.N)), "iocopy_MB/s")
+			b.ReportMetric(float64(gwPeak)/1024, "gateway_peak_rss_growth_MB")
+			b.ReportMetric(float64(mediaPeak)/1024, "media_peak_rss_growth_MB")
+		})
+	}
+}
+
+// plainCopy copies src to dst with io.Copy and fsyncs, as the disk store
+// does, returning how long it took.
+func plainCopy(b *testing.B, src, dst string) time.Duration {
+	start := time.Now()
+	in, err := os.Open(src)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer in.Close()
+	out, err := os.Create(dst)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		b.Fatal(err)
+	}
+	if err := out.Sync(); err != nil {
+		b.Fatal(err)
+	}
+	out.Close()
+	return time.Since(start)
+}
