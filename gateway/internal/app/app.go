@@ -22,6 +22,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/connectengine/photoshoot/gateway/internal/edge"
+	"github.com/connectengine/photoshoot/gateway/internal/media"
 	"github.com/connectengine/photoshoot/gateway/internal/rest"
 	"github.com/connectengine/photoshoot/gateway/internal/session"
 	"github.com/connectengine/photoshoot/gateway/openapi"
@@ -31,6 +32,7 @@ import (
 	"github.com/connectengine/photoshoot/pkg/telemetry"
 	accountv1 "github.com/connectengine/photoshoot/proto/photoshoot/account/v1"
 	billingv1 "github.com/connectengine/photoshoot/proto/photoshoot/billing/v1"
+	mediav1 "github.com/connectengine/photoshoot/proto/photoshoot/media/v1"
 )
 
 // App is a running gateway.
@@ -116,11 +118,16 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		w.Header().Set("Cache-Control", "no-cache")
 		_, _ = w.Write(openapi.Document)
 	})
-	mux.Handle("/v1/", edge.Chain(restMux,
-		edge.RateLimit(edge.NewLimiter(60, 20), expensiveRoutes),
-		edge.LimitBody(1<<20),
-		edge.Timeout(30*time.Second),
-	))
+	limit := edge.RateLimit(edge.NewLimiter(60, 20), expensiveRoutes)
+	mux.Handle("/v1/", edge.Chain(restMux, limit, edge.LimitBody(1<<20), edge.Timeout(30*time.Second)))
+	// Image bytes stream through their own handlers (grpc-gateway would
+	// buffer them as JSON): the upload with its 25 MB cap, the reads with
+	// ETag, Range and signed URLs.
+	images := media.NewHandler(mediav1.NewMediaServiceClient(up.Media), logger)
+	images.Outgoing = session.Outgoing
+	mux.Handle("POST /v1/images", limit(http.HandlerFunc(images.Upload)))
+	mux.HandleFunc("GET /v1/images/{image_id}/content", images.Content)
+	mux.HandleFunc("GET /v1/images/{image_id}/thumbnail", images.Content)
 	mux.Handle("POST /webhooks/stripe", edge.LimitBody(1<<20)(stripeWebhook(billingv1.NewBillingServiceClient(up.Billing))))
 
 	// Browsers must not be tricked into state-changing requests from other
