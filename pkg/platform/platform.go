@@ -189,6 +189,12 @@ func (p *Platform) Go(name string, run func(ctx context.Context) error) {
 	p.workers = append(p.workers, worker{name: name, run: run})
 }
 
+// Close releases everything New started, for a service whose own set-up
+// fails after New succeeded (Serve closes it all on its own).
+func (p *Platform) Close(ctx context.Context) error {
+	return p.stack.Close(ctx)
+}
+
 // Push adds a cleanup step that runs at shutdown, before the steps pushed
 // earlier (the pool, NATS, telemetry).
 func (p *Platform) Push(name string, fn func(ctx context.Context) error) {

@@ -82,9 +82,11 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	// platform has no Close yet: a failure below leaves the plumbing to the
-	// process's exit, which is what main does with it.
-	fail := func(err error) (*App, error) { return nil, fmt.Errorf("account: %w", err) }
+	fail := func(err error) (*App, error) {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+		defer cancel()
+		return nil, errors.Join(fmt.Errorf("account: %w", err), p.Close(cctx))
+	}
 	st := store.New(p.Pool)
 	r, err := keyring.New(st, keyring.Options{
 		Issuer: platform.TokenIssuer, Audience: platform.TokenAudience, Now: now, Logger: p.Logger,
@@ -179,4 +181,18 @@ func Migrate(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("migrate account: %w", err)
 	}
 	return nil
+}
+
+// Run listens on GRPC_ADDR and serves until ctx ends, then shuts down.
+func Run(ctx context.Context, cfg Config) error {
+	lis, err := net.Listen("tcp", cfg.GRPCAddr)
+	if err != nil {
+		return err
+	}
+	a, err := New(ctx, cfg)
+	if err != nil {
+		lis.Close()
+		return err
+	}
+	return a.Serve(ctx, lis)
 }
