@@ -25,6 +25,7 @@ import (
 	"github.com/connectengine/photoshoot/gateway/internal/media"
 	"github.com/connectengine/photoshoot/gateway/internal/rest"
 	"github.com/connectengine/photoshoot/gateway/internal/session"
+	"github.com/connectengine/photoshoot/gateway/internal/sse"
 	"github.com/connectengine/photoshoot/gateway/openapi"
 	"github.com/connectengine/photoshoot/pkg/authn"
 	"github.com/connectengine/photoshoot/pkg/lifecycle"
@@ -32,6 +33,7 @@ import (
 	"github.com/connectengine/photoshoot/pkg/telemetry"
 	accountv1 "github.com/connectengine/photoshoot/proto/photoshoot/account/v1"
 	billingv1 "github.com/connectengine/photoshoot/proto/photoshoot/billing/v1"
+	generationv1 "github.com/connectengine/photoshoot/proto/photoshoot/generation/v1"
 	mediav1 "github.com/connectengine/photoshoot/proto/photoshoot/media/v1"
 )
 
@@ -128,6 +130,10 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	mux.Handle("POST /v1/images", limit(http.HandlerFunc(images.Upload)))
 	mux.HandleFunc("GET /v1/images/{image_id}/content", images.Content)
 	mux.HandleFunc("GET /v1/images/{image_id}/thumbnail", images.Content)
+	// Job updates as server-sent events: no body cap, no request timeout
+	// (the stream lives as long as the job), no compression.
+	mux.Handle("GET /v1/generations/{job_id}/events",
+		sse.NewHandler(generationv1.NewGenerationServiceClient(up.Generation), logger, session.Outgoing))
 	mux.Handle("POST /webhooks/stripe", edge.LimitBody(1<<20)(stripeWebhook(billingv1.NewBillingServiceClient(up.Billing))))
 
 	// Browsers must not be tricked into state-changing requests from other
