@@ -26,6 +26,7 @@ import (
 	"github.com/connectengine/photoshoot/gateway/internal/rest"
 	"github.com/connectengine/photoshoot/gateway/internal/session"
 	"github.com/connectengine/photoshoot/gateway/internal/sse"
+	"github.com/connectengine/photoshoot/gateway/internal/web"
 	"github.com/connectengine/photoshoot/gateway/openapi"
 	"github.com/connectengine/photoshoot/pkg/authn"
 	"github.com/connectengine/photoshoot/pkg/lifecycle"
@@ -136,14 +137,31 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		sse.NewHandler(generationv1.NewGenerationServiceClient(up.Generation), logger, session.Outgoing))
 	mux.Handle("POST /webhooks/stripe", edge.LimitBody(1<<20)(stripeWebhook(billingv1.NewBillingServiceClient(up.Billing))))
 
+	// Everything else is the web app: pages, static assets, the dev mailbox.
+	webOpt := web.Options{
+		DevMode: cfg.DevMode, PublicURL: cfg.PublicURL,
+		GAMeasurementID: cfg.GAMeasurementID, GTMID: cfg.GTMID,
+		Account: accountv1.NewAccountServiceClient(up.Account), Logger: logger,
+	}
+	pages, err := web.NewHandler(webOpt)
+	if err != nil {
+		return nil, fmt.Errorf("web app: %w", err)
+	}
+	mux.Handle("/", pages)
+
 	// Browsers must not be tricked into state-changing requests from other
 	// sites; Stripe's server-to-server webhook is the one exception (it is
 	// authenticated by its signature instead).
 	csrf := http.NewCrossOriginProtection()
 	csrf.AddInsecureBypassPattern("POST /webhooks/stripe")
 
-	var security edge.SecurityOptions
-	security.HSTS = !cfg.DevMode && strings.HasPrefix(cfg.PublicURL, "https://")
+	security := edge.SecurityOptions{
+		HSTS: !cfg.DevMode && strings.HasPrefix(cfg.PublicURL, "https://"),
+		// Google's tag hosts, only when analytics is configured; the web app
+		// loads them only after consent.
+		ScriptHosts:  web.ScriptHosts(webOpt),
+		ConnectHosts: web.ScriptHosts(webOpt),
+	}
 	handler := edge.Chain(mux,
 		edge.RequestID,
 		edge.Security(security),

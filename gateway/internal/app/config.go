@@ -29,6 +29,9 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// Getenv is kept for the standard OTEL_* variables.
 	Getenv func(string) string
+	// GAMeasurementID and GTMID turn on Google Analytics 4 / Tag Manager
+	// (GA_MEASUREMENT_ID, GTM_ID), loaded only after the visitor consents.
+	GAMeasurementID, GTMID string
 	// TrustedProxies are peers (CIDRs) whose X-Forwarded-For names the
 	// client (TRUSTED_PROXIES, comma-separated; none by default).
 	TrustedProxies []netip.Prefix
@@ -40,14 +43,16 @@ type Config struct {
 // variable to fix.
 func LoadConfig(getenv func(string) string) (Config, error) {
 	c := Config{
-		HTTPAddr:       getenv("HTTP_ADDR"),
-		AccountAddr:    getenv("ACCOUNT_ADDR"),
-		BillingAddr:    getenv("BILLING_ADDR"),
-		MediaAddr:      getenv("MEDIA_ADDR"),
-		AnalysisAddr:   getenv("ANALYSIS_ADDR"),
-		GenerationAddr: getenv("GENERATION_ADDR"),
-		PublicURL:      getenv("PUBLIC_URL"),
-		Getenv:         getenv,
+		HTTPAddr:        getenv("HTTP_ADDR"),
+		AccountAddr:     getenv("ACCOUNT_ADDR"),
+		BillingAddr:     getenv("BILLING_ADDR"),
+		MediaAddr:       getenv("MEDIA_ADDR"),
+		AnalysisAddr:    getenv("ANALYSIS_ADDR"),
+		GenerationAddr:  getenv("GENERATION_ADDR"),
+		PublicURL:       getenv("PUBLIC_URL"),
+		GAMeasurementID: getenv("GA_MEASUREMENT_ID"),
+		GTMID:           getenv("GTM_ID"),
+		Getenv:          getenv,
 	}
 	if c.HTTPAddr == "" {
 		c.HTTPAddr = ":8080"

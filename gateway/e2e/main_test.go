@@ -1,0 +1,438 @@
+// Package e2e drives the whole suite the way a seller does: it builds every
+// binary, starts them with the local runner (photoshoot-local: PostgreSQL,
+// NATS, five services and the gateway as separate processes), and uses the
+// web app in a real headless Chromium through chromedp.
+//
+// One suite and one browser are shared by every test (TestMain); each test
+// works in its own browser context (its own cookies) as its own user.
+// Screenshots go to $PHOTOSHOOT_SCREENSHOTS, or a temporary directory the
+// screenshot test prints.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"image"
+	"image/color"
+	"image/jpeg"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// env is what TestMain set up for the tests.
+var env struct {
+	// base is the app's origin as browsers see it (PUBLIC_URL).
+	base string
+	// bin holds the built binaries; data is the suite's data directory.
+	bin, data string
+	run       runJSON
+	// browser is the shared Chromium; tests open tabs from it.
+	browser context.Context
+	// fixture is a product photo (JPEG) for uploads.
+	fixture string
+}
+
+// runJSON is what photoshoot-local writes to <data>/run.json once healthy.
+type runJSON struct {
+	Gateway  string            `json:"gateway"`
+	Services map[string]string `json:"services"`
+}
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	tmp, err := os.MkdirTemp("", "photoshoot-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(tmp)
+	env.bin = filepath.Join(tmp, "bin")
+	env.data = filepath.Join(tmp, "data")
+
+	if err := build(env.bin); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	env.fixture = filepath.Join(tmp, "product.jpg")
+	if err := writeFixture(env.fixture, 900, 700); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	stop, out, err := startSuite()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		fmt.Fprintln(os.Stderr, out.String())
+		return 1
+	}
+	defer stop()
+
+	browser, closeBrowser, err := startBrowser(filepath.Join(tmp, "chromium"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	env.browser = browser
+	code := m.Run()
+	closeBrowser()
+	if code != 0 {
+		fmt.Fprintf(os.Stderr, "photoshoot-local output:\n%s\n", out.String())
+	}
+	return code
+}
+
+// build compiles the runner and the six binaries into dir.
+func build(dir string) error {
+	cmd := exec.Command("go", "build", "-o", dir+string(filepath.Separator),
+		"github.com/connectengine/photoshoot/deploy/local/cmd/photoshoot-local",
+		"github.com/connectengine/photoshoot/services/account/cmd/account",
+		"github.com/connectengine/photoshoot/services/billing/cmd/billing",
+		"github.com/connectengine/photoshoot/services/media/cmd/media",
+		"github.com/connectengine/photoshoot/services/analysis/cmd/analysis",
+		"github.com/connectengine/photoshoot/services/generation/cmd/generation",
+		"github.com/connectengine/photoshoot/gateway/cmd/gateway",
+	)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("build the suite: %w\n%s", err, out)
+	}
+	return nil
+}
+
+// startSuite runs photoshoot-local on a free port and waits for run.json.
+func startSuite() (stop func(), out *lockedBuffer, err error) {
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		return nil, nil, err
+	}
+	port, err := freePort()
+	if err != nil {
+		return nil, nil, err
+	}
+	out = &lockedBuffer{}
+	cmd := exec.Command(filepath.Join(env.bin, "photoshoot-local"), "-root", root, "-data", env.data, "-bin", env.bin)
+	cmd.Env = append(environWithout("DATABASE_URL", "NATS_URL", "HTTP_ADDR", "GA_MEASUREMENT_ID", "GTM_ID"),
+		"HTTP_ADDR=127.0.0.1:"+strconv.Itoa(port))
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return nil, out, fmt.Errorf("start photoshoot-local: %w", err)
+	}
+	done := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		close(done)
+	}()
+	stop = func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+	}
+	deadline := time.After(120 * time.Second)
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if b, err := os.ReadFile(filepath.Join(env.data, "run.json")); err == nil {
+			if err := json.Unmarshal(b, &env.run); err != nil {
+				stop()
+				return nil, out, fmt.Errorf("parse run.json: %w", err)
+			}
+			// Browsers use PUBLIC_URL's host, so sign-in links and cookies agree.
+			env.base = "http://localhost:" + strconv.Itoa(port)
+			return stop, out, nil
+		}
+		select {
+		case <-done:
+			return nil, out, errors.New("photoshoot-local exited before it was healthy")
+		case <-deadline:
+			stop()
+			return nil, out, errors.New("run.json did not appear within 120s")
+		case <-tick.C:
+		}
+	}
+}
+
+// startBrowser starts one headless Chromium, lean: no GPU, no background
+// networking, no component updates, a fresh profile.
+func startBrowser(profile string) (context.Context, func(), error) {
+	path := "chromium"
+	if p, err := exec.LookPath("chromium"); err == nil {
+		path = p
+	}
+	opts := append(slices.Clone(chromedp.DefaultExecAllocatorOptions[:]),
+		chromedp.ExecPath(path),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.NoFirstRun,
+		chromedp.UserDataDir(profile),
+		chromedp.WindowSize(1280, 800),
+	)
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	browser, cancelBrowser := chromedp.NewContext(alloc)
+	if err := chromedp.Do(browser); err != nil {
+		cancelBrowser()
+		cancelAlloc()
+		return nil, nil, fmt.Errorf("start chromium (apt-get install -y chromium): %w", err)
+	}
+	return browser, func() { cancelBrowser(); cancelAlloc() }, nil
+}
+
+// newTab opens a tab in a fresh browser context (its own cookies and
+// storage) and bounds the test's browser work by timeout.
+func newTab(t *testing.T, timeout time.Duration) context.Context {
+	t.Helper()
+	tab, cancel := chromedp.NewContext(env.browser, chromedp.WithNewBrowserContext())
+	t.Cleanup(cancel)
+	if err := chromedp.Do(tab, chromedp.EmulateViewport(1280, 800)); err != nil {
+		t.Fatalf("open a tab: %v", err)
+	}
+	ctx, cancelTimeout := context.WithTimeout(tab, timeout)
+	t.Cleanup(cancelTimeout)
+	return ctx
+}
+
+var userSeq atomic.Int64
+
+// newEmail is a unique address per call, so tests never share a user.
+func newEmail(tag string) string {
+	return fmt.Sprintf("%s-%d-%d@example.com", tag, time.Now().UnixNano()%1e9, userSeq.Add(1))
+}
+
+// do runs actions and fails the test with what was being done.
+func do(t *testing.T, ctx context.Context, what string, actions ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		t.Fatalf("%s: %v (page: %s)", what, err, pageState(ctx))
+	}
+}
+
+// eval evaluates a JavaScript expression and returns its value.
+func eval[T any](t *testing.T, ctx context.Context, expr string) T {
+	t.Helper()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatalf("evaluate %s: %v", expr, err)
+	}
+	return v
+}
+
+// waitFor polls a JavaScript condition (a value or a promise) until it is
+// true or d passes. It survives navigations (an evaluation in a page that is going away fails
+// and is retried).
+func waitFor(t *testing.T, ctx context.Context, what, cond string, d time.Duration) {
+	t.Helper()
+	if err := poll(ctx, cond, d); err != nil {
+		t.Fatalf("waiting for %s: %v (page: %s)", what, err, pageState(ctx))
+	}
+}
+
+func poll(ctx context.Context, cond string, d time.Duration) error {
+	deadline := time.Now().Add(d)
+	expr := "(async () => { try { return Boolean(await (" + cond + ")); } catch (e) { return false; } })()"
+	for {
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](expr, chromedp.EvalAwaitPromise))
+		if err == nil && ok {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if time.Now().After(deadline) {
+			if err != nil {
+				return fmt.Errorf("still false after %s (last error %w)", d, err)
+			}
+			return fmt.Errorf("still false after %s", d)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// pageState describes where the tab is, for failure messages.
+func pageState(ctx context.Context) string {
+	c, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	s, err := chromedp.Run(c, chromedp.Evaluate[string](
+		`location.href + ' — ' + (document.querySelector('main') || document.body).innerText.replace(/\s+/g, ' ').slice(0, 400)`))
+	if err != nil {
+		return "unknown: " + err.Error()
+	}
+	return s
+}
+
+// ready is true once the page's script has attached its handlers.
+const ready = `document.body.dataset.ready === '1'`
+
+// open navigates to path and waits until the page is interactive.
+func open(t *testing.T, ctx context.Context, path string) {
+	t.Helper()
+	do(t, ctx, "open "+path, chromedp.Navigate(env.base+path))
+	waitFor(t, ctx, path+" to be ready", ready, 20*time.Second)
+}
+
+// signIn signs a new user in the way a newcomer does locally: ask for a
+// link, open the dev mailbox, follow the link, press "Sign in".
+func signIn(t *testing.T, ctx context.Context, email string) {
+	t.Helper()
+	open(t, ctx, "/sign-in")
+	do(t, ctx, "ask for a sign-in link",
+		chromedp.SendKeys(chromedp.CSS("#email"), email),
+		chromedp.Click(chromedp.CSS("[data-magic-form] button[type=submit]")),
+	)
+	waitFor(t, ctx, "the check-your-email page", `location.pathname === '/check-email'`, 15*time.Second)
+
+	find := fmt.Sprintf(`(() => {
+		const mail = [...document.querySelectorAll('.mail')].find((m) => m.textContent.includes(%q) && m.querySelector('a[href*="/auth/confirm"]'));
+		return mail ? mail.querySelector('a[href*="/auth/confirm"]').href : '';
+	})()`, email)
+	var link string
+	deadline := time.Now().Add(20 * time.Second)
+	for link == "" {
+		do(t, ctx, "open the dev mailbox", chromedp.Navigate(env.base+"/dev/mailbox"))
+		link = eval[string](t, ctx, find)
+		if link == "" && time.Now().After(deadline) {
+			t.Fatalf("no sign-in mail for %s in the dev mailbox (page: %s)", email, pageState(ctx))
+		}
+	}
+	if !strings.HasPrefix(link, env.base+"/auth/confirm#token=") {
+		t.Fatalf("sign-in link %q does not open %s/auth/confirm#token=…", link, env.base)
+	}
+	do(t, ctx, "follow the sign-in link", chromedp.Navigate(link))
+	waitFor(t, ctx, "the confirm page", ready, 20*time.Second)
+	// Opening the link must not sign in (mail scanners prefetch links).
+	if signedIn := eval[bool](t, ctx, `fetch('/v1/me').then((r) => r.ok)`); signedIn {
+		t.Fatal("opening the sign-in link signed in before the button was pressed")
+	}
+	do(t, ctx, "press Sign in", chromedp.Click(chromedp.CSS("[data-confirm-button]")))
+	waitFor(t, ctx, "the studio after sign-in", `location.pathname === '/studio' && `+ready, 20*time.Second)
+}
+
+// writeFixture writes a product photo: a bottle-like shape on a plain
+// light background, as sellers are asked to shoot.
+func writeFixture(path string, w, h int) error {
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	for y := range h {
+		for x := range w {
+			c := color.RGBA{236, 234, 230, 255}
+			dx, dy := x-w/2, y-h/2
+			switch {
+			case dx*dx < 110*110 && dy > -120 && dy < 230:
+				c = color.RGBA{40, 110, 80, 255}
+				if dy > 20 && dy < 120 {
+					c = color.RGBA{240, 230, 205, 255}
+				}
+			case dx*dx < 40*40 && dy > -230 && dy <= -120:
+				c = color.RGBA{40, 110, 80, 255}
+			}
+			img.Set(x, y, c)
+		}
+	}
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: 90}); err != nil {
+		return err
+	}
+	return os.WriteFile(path, buf.Bytes(), 0o644)
+}
+
+// environWithout returns this process's environment minus the given keys.
+func environWithout(keys ...string) []string {
+	var out []string
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		if !slices.Contains(keys, k) {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// waitHTTP polls url until it answers 200.
+func waitHTTP(ctx context.Context, u string, d time.Duration) error {
+	deadline := time.Now().Add(d)
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s not ready after %s (last: %v)", u, d, err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// hostOf is a URL's host, or "" when it does not parse.
+func hostOf(u string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		return ""
+	}
+	return p.Hostname()
+}
+
+// lockedBuffer collects a process's output while tests read it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
