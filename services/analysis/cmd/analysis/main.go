@@ -5,7 +5,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -15,8 +14,9 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:]); err != nil {
+	err := run(ctx, os.Args[1:])
+	stop()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "analysis:", err)
 		os.Exit(1)
 	}
@@ -24,22 +24,13 @@ func main() {
 
 func run(ctx context.Context, args []string) error {
 	cfg, err := app.LoadConfig(os.Getenv)
-	if err != nil {
+	switch {
+	case err != nil:
 		return err
-	}
-	if len(args) > 0 {
-		if args[0] != "migrate" || len(args) > 1 {
-			return fmt.Errorf("usage: analysis [migrate]")
-		}
+	case len(args) == 1 && args[0] == "migrate":
 		return app.Migrate(ctx, cfg)
+	case len(args) > 0:
+		return fmt.Errorf("usage: analysis [migrate]")
 	}
-	lis, err := net.Listen("tcp", cfg.GRPCAddr)
-	if err != nil {
-		return err
-	}
-	a, err := app.New(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	return a.Serve(ctx, lis)
+	return app.Run(ctx, cfg)
 }

@@ -69,3 +69,17 @@ func (a *App) Serve(ctx context.Context, lis net.Listener) error {
 func Migrate(ctx context.Context, cfg Config) error {
 	return platform.Migrate(ctx, cfg.Config, store.Migrations)
 }
+
+// Run listens on GRPC_ADDR and serves until ctx ends, then shuts down.
+func Run(ctx context.Context, cfg Config) error {
+	lis, err := net.Listen("tcp", cfg.GRPCAddr)
+	if err != nil {
+		return err
+	}
+	a, err := New(ctx, cfg)
+	if err != nil {
+		lis.Close()
+		return err
+	}
+	return a.Serve(ctx, lis)
+}
