@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"net/textproto"
 	"net/http"
 	"strconv"
 	"time"
@@ -52,7 +53,7 @@ var Marshaler = &runtime.JSONPb{
 func NewMux(ctx context.Context, up Upstreams, auth *session.Authenticator) (*runtime.ServeMux, error) {
 	mux := runtime.NewServeMux(
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, Marshaler),
-		runtime.WithIncomingHeaderMatcher(func(string) (string, bool) { return "", false }),
+		runtime.WithIncomingHeaderMatcher(incomingHeader),
 		runtime.WithOutgoingHeaderMatcher(func(string) (string, bool) { return "", false }),
 		runtime.WithMetadata(session.Metadata),
 		runtime.WithForwardResponseOption(sessionCookies(auth)),
@@ -124,4 +125,16 @@ func errorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshale
 		}
 	}
 	runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, err)
+}
+
+// incomingHeader forwards only Idempotency-Key (retried admin grants and
+// other non-idempotent calls); everything the services need from the
+// request — the access token, client address, browser, request id — comes
+// from session.Metadata. Notably grpc-gateway's default would forward any
+// `Grpc-Metadata-*` header, letting a caller inject x-service-authorization.
+func incomingHeader(key string) (string, bool) {
+	if textproto.CanonicalMIMEHeaderKey(key) == "Idempotency-Key" {
+		return "idempotency-key", true
+	}
+	return "", false
 }

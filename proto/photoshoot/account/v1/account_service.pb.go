@@ -7,6 +7,7 @@
 package accountv1
 
 import (
+	v1 "github.com/connectengine/photoshoot/proto/photoshoot/generation/v1"
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
@@ -2435,6 +2436,98 @@ func (x *AdminGrantCreditsResponse) GetTransactionId() string {
 	return ""
 }
 
+// AdminListUserJobsRequest names the user.
+type AdminListUserJobsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The user.
+	UserId        string `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AdminListUserJobsRequest) Reset() {
+	*x = AdminListUserJobsRequest{}
+	mi := &file_photoshoot_account_v1_account_service_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AdminListUserJobsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AdminListUserJobsRequest) ProtoMessage() {}
+
+func (x *AdminListUserJobsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_photoshoot_account_v1_account_service_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AdminListUserJobsRequest.ProtoReflect.Descriptor instead.
+func (*AdminListUserJobsRequest) Descriptor() ([]byte, []int) {
+	return file_photoshoot_account_v1_account_service_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *AdminListUserJobsRequest) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+// AdminListUserJobsResponse is the user's jobs.
+type AdminListUserJobsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Jobs, newest first.
+	Jobs          []*v1.Job `protobuf:"bytes,1,rep,name=jobs,proto3" json:"jobs,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AdminListUserJobsResponse) Reset() {
+	*x = AdminListUserJobsResponse{}
+	mi := &file_photoshoot_account_v1_account_service_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AdminListUserJobsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AdminListUserJobsResponse) ProtoMessage() {}
+
+func (x *AdminListUserJobsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_photoshoot_account_v1_account_service_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AdminListUserJobsResponse.ProtoReflect.Descriptor instead.
+func (*AdminListUserJobsResponse) Descriptor() ([]byte, []int) {
+	return file_photoshoot_account_v1_account_service_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *AdminListUserJobsResponse) GetJobs() []*v1.Job {
+	if x != nil {
+		return x.Jobs
+	}
+	return nil
+}
+
 // AuthenticateRequest carries the credential the gateway received.
 type AuthenticateRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2451,7 +2544,7 @@ type AuthenticateRequest struct {
 
 func (x *AuthenticateRequest) Reset() {
 	*x = AuthenticateRequest{}
-	mi := &file_photoshoot_account_v1_account_service_proto_msgTypes[43]
+	mi := &file_photoshoot_account_v1_account_service_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2463,7 +2556,7 @@ func (x *AuthenticateRequest) String() string {
 func (*AuthenticateRequest) ProtoMessage() {}
 
 func (x *AuthenticateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_photoshoot_account_v1_account_service_proto_msgTypes[43]
+	mi := &file_photoshoot_account_v1_account_service_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2476,7 +2569,7 @@ func (x *AuthenticateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuthenticateRequest.ProtoReflect.Descriptor instead.
 func (*AuthenticateRequest) Descriptor() ([]byte, []int) {
-	return file_photoshoot_account_v1_account_service_proto_rawDescGZIP(), []int{43}
+	return file_photoshoot_account_v1_account_service_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *AuthenticateRequest) GetCredential() isAuthenticateRequest_Credential {
@@ -2539,7 +2632,7 @@ type AuthenticateResponse struct {
 
 func (x *AuthenticateResponse) Reset() {
 	*x = AuthenticateResponse{}
-	mi := &file_photoshoot_account_v1_account_service_proto_msgTypes[44]
+	mi := &file_photoshoot_account_v1_account_service_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2551,7 +2644,7 @@ func (x *AuthenticateResponse) String() string {
 func (*AuthenticateResponse) ProtoMessage() {}
 
 func (x *AuthenticateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_photoshoot_account_v1_account_service_proto_msgTypes[44]
+	mi := &file_photoshoot_account_v1_account_service_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2564,7 +2657,7 @@ func (x *AuthenticateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuthenticateResponse.ProtoReflect.Descriptor instead.
 func (*AuthenticateResponse) Descriptor() ([]byte, []int) {
-	return file_photoshoot_account_v1_account_service_proto_rawDescGZIP(), []int{44}
+	return file_photoshoot_account_v1_account_service_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *AuthenticateResponse) GetAccessToken() string {
@@ -2604,7 +2697,7 @@ type GetSigningKeysRequest struct {
 
 func (x *GetSigningKeysRequest) Reset() {
 	*x = GetSigningKeysRequest{}
-	mi := &file_photoshoot_account_v1_account_service_proto_msgTypes[45]
+	mi := &file_photoshoot_account_v1_account_service_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2616,7 +2709,7 @@ func (x *GetSigningKeysRequest) String() string {
 func (*GetSigningKeysRequest) ProtoMessage() {}
 
 func (x *GetSigningKeysRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_photoshoot_account_v1_account_service_proto_msgTypes[45]
+	mi := &file_photoshoot_account_v1_account_service_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2629,7 +2722,7 @@ func (x *GetSigningKeysRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSigningKeysRequest.ProtoReflect.Descriptor instead.
 func (*GetSigningKeysRequest) Descriptor() ([]byte, []int) {
-	return file_photoshoot_account_v1_account_service_proto_rawDescGZIP(), []int{45}
+	return file_photoshoot_account_v1_account_service_proto_rawDescGZIP(), []int{47}
 }
 
 // GetSigningKeysResponse lists the verification keys in use.
@@ -2643,7 +2736,7 @@ type GetSigningKeysResponse struct {
 
 func (x *GetSigningKeysResponse) Reset() {
 	*x = GetSigningKeysResponse{}
-	mi := &file_photoshoot_account_v1_account_service_proto_msgTypes[46]
+	mi := &file_photoshoot_account_v1_account_service_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2655,7 +2748,7 @@ func (x *GetSigningKeysResponse) String() string {
 func (*GetSigningKeysResponse) ProtoMessage() {}
 
 func (x *GetSigningKeysResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_photoshoot_account_v1_account_service_proto_msgTypes[46]
+	mi := &file_photoshoot_account_v1_account_service_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2668,7 +2761,7 @@ func (x *GetSigningKeysResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSigningKeysResponse.ProtoReflect.Descriptor instead.
 func (*GetSigningKeysResponse) Descriptor() ([]byte, []int) {
-	return file_photoshoot_account_v1_account_service_proto_rawDescGZIP(), []int{46}
+	return file_photoshoot_account_v1_account_service_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *GetSigningKeysResponse) GetKeys() []*SigningKey {
@@ -2695,7 +2788,7 @@ type SigningKey struct {
 
 func (x *SigningKey) Reset() {
 	*x = SigningKey{}
-	mi := &file_photoshoot_account_v1_account_service_proto_msgTypes[47]
+	mi := &file_photoshoot_account_v1_account_service_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2707,7 +2800,7 @@ func (x *SigningKey) String() string {
 func (*SigningKey) ProtoMessage() {}
 
 func (x *SigningKey) ProtoReflect() protoreflect.Message {
-	mi := &file_photoshoot_account_v1_account_service_proto_msgTypes[47]
+	mi := &file_photoshoot_account_v1_account_service_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2720,7 +2813,7 @@ func (x *SigningKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SigningKey.ProtoReflect.Descriptor instead.
 func (*SigningKey) Descriptor() ([]byte, []int) {
-	return file_photoshoot_account_v1_account_service_proto_rawDescGZIP(), []int{47}
+	return file_photoshoot_account_v1_account_service_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *SigningKey) GetKid() string {
@@ -2762,7 +2855,7 @@ type ExportUserDataRequest struct {
 
 func (x *ExportUserDataRequest) Reset() {
 	*x = ExportUserDataRequest{}
-	mi := &file_photoshoot_account_v1_account_service_proto_msgTypes[48]
+	mi := &file_photoshoot_account_v1_account_service_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2774,7 +2867,7 @@ func (x *ExportUserDataRequest) String() string {
 func (*ExportUserDataRequest) ProtoMessage() {}
 
 func (x *ExportUserDataRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_photoshoot_account_v1_account_service_proto_msgTypes[48]
+	mi := &file_photoshoot_account_v1_account_service_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2787,7 +2880,7 @@ func (x *ExportUserDataRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportUserDataRequest.ProtoReflect.Descriptor instead.
 func (*ExportUserDataRequest) Descriptor() ([]byte, []int) {
-	return file_photoshoot_account_v1_account_service_proto_rawDescGZIP(), []int{48}
+	return file_photoshoot_account_v1_account_service_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *ExportUserDataRequest) GetUserId() string {
@@ -2814,7 +2907,7 @@ type ExportUserDataResponse struct {
 
 func (x *ExportUserDataResponse) Reset() {
 	*x = ExportUserDataResponse{}
-	mi := &file_photoshoot_account_v1_account_service_proto_msgTypes[49]
+	mi := &file_photoshoot_account_v1_account_service_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2826,7 +2919,7 @@ func (x *ExportUserDataResponse) String() string {
 func (*ExportUserDataResponse) ProtoMessage() {}
 
 func (x *ExportUserDataResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_photoshoot_account_v1_account_service_proto_msgTypes[49]
+	mi := &file_photoshoot_account_v1_account_service_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2839,7 +2932,7 @@ func (x *ExportUserDataResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportUserDataResponse.ProtoReflect.Descriptor instead.
 func (*ExportUserDataResponse) Descriptor() ([]byte, []int) {
-	return file_photoshoot_account_v1_account_service_proto_rawDescGZIP(), []int{49}
+	return file_photoshoot_account_v1_account_service_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *ExportUserDataResponse) GetUser() *User {
@@ -2889,7 +2982,7 @@ type ContactMessage struct {
 
 func (x *ContactMessage) Reset() {
 	*x = ContactMessage{}
-	mi := &file_photoshoot_account_v1_account_service_proto_msgTypes[50]
+	mi := &file_photoshoot_account_v1_account_service_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2901,7 +2994,7 @@ func (x *ContactMessage) String() string {
 func (*ContactMessage) ProtoMessage() {}
 
 func (x *ContactMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_photoshoot_account_v1_account_service_proto_msgTypes[50]
+	mi := &file_photoshoot_account_v1_account_service_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2914,7 +3007,7 @@ func (x *ContactMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContactMessage.ProtoReflect.Descriptor instead.
 func (*ContactMessage) Descriptor() ([]byte, []int) {
-	return file_photoshoot_account_v1_account_service_proto_rawDescGZIP(), []int{50}
+	return file_photoshoot_account_v1_account_service_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *ContactMessage) GetId() string {
@@ -2963,7 +3056,7 @@ type ListDevMailRequest struct {
 
 func (x *ListDevMailRequest) Reset() {
 	*x = ListDevMailRequest{}
-	mi := &file_photoshoot_account_v1_account_service_proto_msgTypes[51]
+	mi := &file_photoshoot_account_v1_account_service_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2975,7 +3068,7 @@ func (x *ListDevMailRequest) String() string {
 func (*ListDevMailRequest) ProtoMessage() {}
 
 func (x *ListDevMailRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_photoshoot_account_v1_account_service_proto_msgTypes[51]
+	mi := &file_photoshoot_account_v1_account_service_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2988,7 +3081,7 @@ func (x *ListDevMailRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDevMailRequest.ProtoReflect.Descriptor instead.
 func (*ListDevMailRequest) Descriptor() ([]byte, []int) {
-	return file_photoshoot_account_v1_account_service_proto_rawDescGZIP(), []int{51}
+	return file_photoshoot_account_v1_account_service_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *ListDevMailRequest) GetPageSize() int32 {
@@ -3009,7 +3102,7 @@ type ListDevMailResponse struct {
 
 func (x *ListDevMailResponse) Reset() {
 	*x = ListDevMailResponse{}
-	mi := &file_photoshoot_account_v1_account_service_proto_msgTypes[52]
+	mi := &file_photoshoot_account_v1_account_service_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3021,7 +3114,7 @@ func (x *ListDevMailResponse) String() string {
 func (*ListDevMailResponse) ProtoMessage() {}
 
 func (x *ListDevMailResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_photoshoot_account_v1_account_service_proto_msgTypes[52]
+	mi := &file_photoshoot_account_v1_account_service_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3034,7 +3127,7 @@ func (x *ListDevMailResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDevMailResponse.ProtoReflect.Descriptor instead.
 func (*ListDevMailResponse) Descriptor() ([]byte, []int) {
-	return file_photoshoot_account_v1_account_service_proto_rawDescGZIP(), []int{52}
+	return file_photoshoot_account_v1_account_service_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *ListDevMailResponse) GetMails() []*DevMail {
@@ -3067,7 +3160,7 @@ type DevMail struct {
 
 func (x *DevMail) Reset() {
 	*x = DevMail{}
-	mi := &file_photoshoot_account_v1_account_service_proto_msgTypes[53]
+	mi := &file_photoshoot_account_v1_account_service_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3079,7 +3172,7 @@ func (x *DevMail) String() string {
 func (*DevMail) ProtoMessage() {}
 
 func (x *DevMail) ProtoReflect() protoreflect.Message {
-	mi := &file_photoshoot_account_v1_account_service_proto_msgTypes[53]
+	mi := &file_photoshoot_account_v1_account_service_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3092,7 +3185,7 @@ func (x *DevMail) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DevMail.ProtoReflect.Descriptor instead.
 func (*DevMail) Descriptor() ([]byte, []int) {
-	return file_photoshoot_account_v1_account_service_proto_rawDescGZIP(), []int{53}
+	return file_photoshoot_account_v1_account_service_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *DevMail) GetId() string {
@@ -3148,7 +3241,7 @@ var File_photoshoot_account_v1_account_service_proto protoreflect.FileDescriptor
 
 const file_photoshoot_account_v1_account_service_proto_rawDesc = "" +
 	"\n" +
-	"+photoshoot/account/v1/account_service.proto\x12\x15photoshoot.account.v1\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc3\x02\n" +
+	"+photoshoot/account/v1/account_service.proto\x12\x15photoshoot.account.v1\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a1photoshoot/generation/v1/generation_service.proto\"\xc3\x02\n" +
 	"\x04User\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
 	"\x05email\x18\x02 \x01(\tR\x05email\x12!\n" +
@@ -3283,7 +3376,11 @@ const file_photoshoot_account_v1_account_service_proto_rawDesc = "" +
 	"\acredits\x18\x02 \x01(\x03R\acredits\x12\x16\n" +
 	"\x06reason\x18\x03 \x01(\tR\x06reason\"B\n" +
 	"\x19AdminGrantCreditsResponse\x12%\n" +
-	"\x0etransaction_id\x18\x01 \x01(\tR\rtransactionId\"e\n" +
+	"\x0etransaction_id\x18\x01 \x01(\tR\rtransactionId\"3\n" +
+	"\x18AdminListUserJobsRequest\x12\x17\n" +
+	"\auser_id\x18\x01 \x01(\tR\x06userId\"N\n" +
+	"\x19AdminListUserJobsResponse\x121\n" +
+	"\x04jobs\x18\x01 \x03(\v2\x1d.photoshoot.generation.v1.JobR\x04jobs\"e\n" +
 	"\x13AuthenticateRequest\x12%\n" +
 	"\rsession_token\x18\x01 \x01(\tH\x00R\fsessionToken\x12\x19\n" +
 	"\aapi_key\x18\x02 \x01(\tH\x00R\x06apiKeyB\f\n" +
@@ -3345,7 +3442,7 @@ const file_photoshoot_account_v1_account_service_proto_rawDesc = "" +
 	"\x14EXPORT_STATE_PENDING\x10\x01\x12\x18\n" +
 	"\x14EXPORT_STATE_RUNNING\x10\x02\x12\x1a\n" +
 	"\x16EXPORT_STATE_SUCCEEDED\x10\x03\x12\x17\n" +
-	"\x13EXPORT_STATE_FAILED\x10\x042\xf6\x17\n" +
+	"\x13EXPORT_STATE_FAILED\x10\x042\x9e\x19\n" +
 	"\x0eAccountService\x12\x91\x01\n" +
 	"\x0fCreateMagicLink\x12-.photoshoot.account.v1.CreateMagicLinkRequest\x1a..photoshoot.account.v1.CreateMagicLinkResponse\"\x1f\x82\xd3\xe4\x93\x02\x19:\x01*\"\x14/v1/auth/magic-links\x12\x88\x01\n" +
 	"\rCreateSession\x12+.photoshoot.account.v1.CreateSessionRequest\x1a,.photoshoot.account.v1.CreateSessionResponse\"\x1c\x82\xd3\xe4\x93\x02\x16:\x01*\"\x11/v1/auth/sessions\x12\xa9\x01\n" +
@@ -3365,7 +3462,8 @@ const file_photoshoot_account_v1_account_service_proto_rawDesc = "" +
 	"\bDeleteMe\x12&.photoshoot.account.v1.DeleteMeRequest\x1a'.photoshoot.account.v1.DeleteMeResponse\"\x11\x82\xd3\xe4\x93\x02\v:\x01**\x06/v1/me\x12\x97\x01\n" +
 	"\x14CreateContactMessage\x122.photoshoot.account.v1.CreateContactMessageRequest\x1a3.photoshoot.account.v1.CreateContactMessageResponse\"\x16\x82\xd3\xe4\x93\x02\x10:\x01*\"\v/v1/contact\x12\x87\x01\n" +
 	"\fAdminGetUser\x12*.photoshoot.account.v1.AdminGetUserRequest\x1a+.photoshoot.account.v1.AdminGetUserResponse\"\x1e\x82\xd3\xe4\x93\x02\x18\x12\x16/v1/admin/users:lookup\x12\xa9\x01\n" +
-	"\x11AdminGrantCredits\x12/.photoshoot.account.v1.AdminGrantCreditsRequest\x1a0.photoshoot.account.v1.AdminGrantCreditsResponse\"1\x82\xd3\xe4\x93\x02+:\x01*\"&/v1/admin/users/{user_id}:grantCredits\x12g\n" +
+	"\x11AdminGrantCredits\x12/.photoshoot.account.v1.AdminGrantCreditsRequest\x1a0.photoshoot.account.v1.AdminGrantCreditsResponse\"1\x82\xd3\xe4\x93\x02+:\x01*\"&/v1/admin/users/{user_id}:grantCredits\x12\xa5\x01\n" +
+	"\x11AdminListUserJobs\x12/.photoshoot.account.v1.AdminListUserJobsRequest\x1a0.photoshoot.account.v1.AdminListUserJobsResponse\"-\x82\xd3\xe4\x93\x02'\x12%/v1/admin/users/{user_id}/generations\x12g\n" +
 	"\fAuthenticate\x12*.photoshoot.account.v1.AuthenticateRequest\x1a+.photoshoot.account.v1.AuthenticateResponse\x12m\n" +
 	"\x0eGetSigningKeys\x12,.photoshoot.account.v1.GetSigningKeysRequest\x1a-.photoshoot.account.v1.GetSigningKeysResponse\x12m\n" +
 	"\x0eExportUserData\x12,.photoshoot.account.v1.ExportUserDataRequest\x1a-.photoshoot.account.v1.ExportUserDataResponse\x12d\n" +
@@ -3385,7 +3483,7 @@ func file_photoshoot_account_v1_account_service_proto_rawDescGZIP() []byte {
 }
 
 var file_photoshoot_account_v1_account_service_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_photoshoot_account_v1_account_service_proto_msgTypes = make([]protoimpl.MessageInfo, 54)
+var file_photoshoot_account_v1_account_service_proto_msgTypes = make([]protoimpl.MessageInfo, 56)
 var file_photoshoot_account_v1_account_service_proto_goTypes = []any{
 	(UserState)(0),                        // 0: photoshoot.account.v1.UserState
 	(ExportState)(0),                      // 1: photoshoot.account.v1.ExportState
@@ -3432,40 +3530,43 @@ var file_photoshoot_account_v1_account_service_proto_goTypes = []any{
 	(*AdminGetUserResponse)(nil),          // 42: photoshoot.account.v1.AdminGetUserResponse
 	(*AdminGrantCreditsRequest)(nil),      // 43: photoshoot.account.v1.AdminGrantCreditsRequest
 	(*AdminGrantCreditsResponse)(nil),     // 44: photoshoot.account.v1.AdminGrantCreditsResponse
-	(*AuthenticateRequest)(nil),           // 45: photoshoot.account.v1.AuthenticateRequest
-	(*AuthenticateResponse)(nil),          // 46: photoshoot.account.v1.AuthenticateResponse
-	(*GetSigningKeysRequest)(nil),         // 47: photoshoot.account.v1.GetSigningKeysRequest
-	(*GetSigningKeysResponse)(nil),        // 48: photoshoot.account.v1.GetSigningKeysResponse
-	(*SigningKey)(nil),                    // 49: photoshoot.account.v1.SigningKey
-	(*ExportUserDataRequest)(nil),         // 50: photoshoot.account.v1.ExportUserDataRequest
-	(*ExportUserDataResponse)(nil),        // 51: photoshoot.account.v1.ExportUserDataResponse
-	(*ContactMessage)(nil),                // 52: photoshoot.account.v1.ContactMessage
-	(*ListDevMailRequest)(nil),            // 53: photoshoot.account.v1.ListDevMailRequest
-	(*ListDevMailResponse)(nil),           // 54: photoshoot.account.v1.ListDevMailResponse
-	(*DevMail)(nil),                       // 55: photoshoot.account.v1.DevMail
-	(*timestamppb.Timestamp)(nil),         // 56: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),         // 57: google.protobuf.FieldMask
+	(*AdminListUserJobsRequest)(nil),      // 45: photoshoot.account.v1.AdminListUserJobsRequest
+	(*AdminListUserJobsResponse)(nil),     // 46: photoshoot.account.v1.AdminListUserJobsResponse
+	(*AuthenticateRequest)(nil),           // 47: photoshoot.account.v1.AuthenticateRequest
+	(*AuthenticateResponse)(nil),          // 48: photoshoot.account.v1.AuthenticateResponse
+	(*GetSigningKeysRequest)(nil),         // 49: photoshoot.account.v1.GetSigningKeysRequest
+	(*GetSigningKeysResponse)(nil),        // 50: photoshoot.account.v1.GetSigningKeysResponse
+	(*SigningKey)(nil),                    // 51: photoshoot.account.v1.SigningKey
+	(*ExportUserDataRequest)(nil),         // 52: photoshoot.account.v1.ExportUserDataRequest
+	(*ExportUserDataResponse)(nil),        // 53: photoshoot.account.v1.ExportUserDataResponse
+	(*ContactMessage)(nil),                // 54: photoshoot.account.v1.ContactMessage
+	(*ListDevMailRequest)(nil),            // 55: photoshoot.account.v1.ListDevMailRequest
+	(*ListDevMailResponse)(nil),           // 56: photoshoot.account.v1.ListDevMailResponse
+	(*DevMail)(nil),                       // 57: photoshoot.account.v1.DevMail
+	(*timestamppb.Timestamp)(nil),         // 58: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),         // 59: google.protobuf.FieldMask
+	(*v1.Job)(nil),                        // 60: photoshoot.generation.v1.Job
 }
 var file_photoshoot_account_v1_account_service_proto_depIdxs = []int32{
 	0,  // 0: photoshoot.account.v1.User.state:type_name -> photoshoot.account.v1.UserState
 	3,  // 1: photoshoot.account.v1.User.preferences:type_name -> photoshoot.account.v1.Preferences
-	56, // 2: photoshoot.account.v1.User.create_time:type_name -> google.protobuf.Timestamp
-	56, // 3: photoshoot.account.v1.Session.create_time:type_name -> google.protobuf.Timestamp
-	56, // 4: photoshoot.account.v1.Session.last_seen_time:type_name -> google.protobuf.Timestamp
-	56, // 5: photoshoot.account.v1.Session.expire_time:type_name -> google.protobuf.Timestamp
-	56, // 6: photoshoot.account.v1.ApiKey.create_time:type_name -> google.protobuf.Timestamp
-	56, // 7: photoshoot.account.v1.ApiKey.last_used_time:type_name -> google.protobuf.Timestamp
+	58, // 2: photoshoot.account.v1.User.create_time:type_name -> google.protobuf.Timestamp
+	58, // 3: photoshoot.account.v1.Session.create_time:type_name -> google.protobuf.Timestamp
+	58, // 4: photoshoot.account.v1.Session.last_seen_time:type_name -> google.protobuf.Timestamp
+	58, // 5: photoshoot.account.v1.Session.expire_time:type_name -> google.protobuf.Timestamp
+	58, // 6: photoshoot.account.v1.ApiKey.create_time:type_name -> google.protobuf.Timestamp
+	58, // 7: photoshoot.account.v1.ApiKey.last_used_time:type_name -> google.protobuf.Timestamp
 	1,  // 8: photoshoot.account.v1.Export.state:type_name -> photoshoot.account.v1.ExportState
-	56, // 9: photoshoot.account.v1.Export.create_time:type_name -> google.protobuf.Timestamp
-	56, // 10: photoshoot.account.v1.Export.complete_time:type_name -> google.protobuf.Timestamp
-	56, // 11: photoshoot.account.v1.Export.expire_time:type_name -> google.protobuf.Timestamp
+	58, // 9: photoshoot.account.v1.Export.create_time:type_name -> google.protobuf.Timestamp
+	58, // 10: photoshoot.account.v1.Export.complete_time:type_name -> google.protobuf.Timestamp
+	58, // 11: photoshoot.account.v1.Export.expire_time:type_name -> google.protobuf.Timestamp
 	2,  // 12: photoshoot.account.v1.CreateSessionResponse.user:type_name -> photoshoot.account.v1.User
 	4,  // 13: photoshoot.account.v1.CreateSessionResponse.session:type_name -> photoshoot.account.v1.Session
 	2,  // 14: photoshoot.account.v1.CreatePasswordSessionResponse.user:type_name -> photoshoot.account.v1.User
 	4,  // 15: photoshoot.account.v1.CreatePasswordSessionResponse.session:type_name -> photoshoot.account.v1.Session
 	2,  // 16: photoshoot.account.v1.GetMeResponse.user:type_name -> photoshoot.account.v1.User
 	2,  // 17: photoshoot.account.v1.UpdateMeRequest.user:type_name -> photoshoot.account.v1.User
-	57, // 18: photoshoot.account.v1.UpdateMeRequest.update_mask:type_name -> google.protobuf.FieldMask
+	59, // 18: photoshoot.account.v1.UpdateMeRequest.update_mask:type_name -> google.protobuf.FieldMask
 	2,  // 19: photoshoot.account.v1.UpdateMeResponse.user:type_name -> photoshoot.account.v1.User
 	4,  // 20: photoshoot.account.v1.ListSessionsResponse.sessions:type_name -> photoshoot.account.v1.Session
 	5,  // 21: photoshoot.account.v1.ListApiKeysResponse.api_keys:type_name -> photoshoot.account.v1.ApiKey
@@ -3474,68 +3575,71 @@ var file_photoshoot_account_v1_account_service_proto_depIdxs = []int32{
 	6,  // 24: photoshoot.account.v1.GetExportResponse.export:type_name -> photoshoot.account.v1.Export
 	2,  // 25: photoshoot.account.v1.DeleteMeResponse.user:type_name -> photoshoot.account.v1.User
 	2,  // 26: photoshoot.account.v1.AdminGetUserResponse.user:type_name -> photoshoot.account.v1.User
-	56, // 27: photoshoot.account.v1.AuthenticateResponse.expire_time:type_name -> google.protobuf.Timestamp
-	49, // 28: photoshoot.account.v1.GetSigningKeysResponse.keys:type_name -> photoshoot.account.v1.SigningKey
-	56, // 29: photoshoot.account.v1.SigningKey.create_time:type_name -> google.protobuf.Timestamp
-	56, // 30: photoshoot.account.v1.SigningKey.expire_time:type_name -> google.protobuf.Timestamp
-	2,  // 31: photoshoot.account.v1.ExportUserDataResponse.user:type_name -> photoshoot.account.v1.User
-	4,  // 32: photoshoot.account.v1.ExportUserDataResponse.sessions:type_name -> photoshoot.account.v1.Session
-	5,  // 33: photoshoot.account.v1.ExportUserDataResponse.api_keys:type_name -> photoshoot.account.v1.ApiKey
-	52, // 34: photoshoot.account.v1.ExportUserDataResponse.contact_messages:type_name -> photoshoot.account.v1.ContactMessage
-	56, // 35: photoshoot.account.v1.ContactMessage.create_time:type_name -> google.protobuf.Timestamp
-	55, // 36: photoshoot.account.v1.ListDevMailResponse.mails:type_name -> photoshoot.account.v1.DevMail
-	56, // 37: photoshoot.account.v1.DevMail.create_time:type_name -> google.protobuf.Timestamp
-	7,  // 38: photoshoot.account.v1.AccountService.CreateMagicLink:input_type -> photoshoot.account.v1.CreateMagicLinkRequest
-	9,  // 39: photoshoot.account.v1.AccountService.CreateSession:input_type -> photoshoot.account.v1.CreateSessionRequest
-	11, // 40: photoshoot.account.v1.AccountService.CreatePasswordSession:input_type -> photoshoot.account.v1.CreatePasswordSessionRequest
-	13, // 41: photoshoot.account.v1.AccountService.DeleteCurrentSession:input_type -> photoshoot.account.v1.DeleteCurrentSessionRequest
-	15, // 42: photoshoot.account.v1.AccountService.GetMe:input_type -> photoshoot.account.v1.GetMeRequest
-	17, // 43: photoshoot.account.v1.AccountService.UpdateMe:input_type -> photoshoot.account.v1.UpdateMeRequest
-	19, // 44: photoshoot.account.v1.AccountService.SetPassword:input_type -> photoshoot.account.v1.SetPasswordRequest
-	21, // 45: photoshoot.account.v1.AccountService.ListSessions:input_type -> photoshoot.account.v1.ListSessionsRequest
-	23, // 46: photoshoot.account.v1.AccountService.RevokeAllSessions:input_type -> photoshoot.account.v1.RevokeAllSessionsRequest
-	25, // 47: photoshoot.account.v1.AccountService.RevokeSession:input_type -> photoshoot.account.v1.RevokeSessionRequest
-	27, // 48: photoshoot.account.v1.AccountService.ListApiKeys:input_type -> photoshoot.account.v1.ListApiKeysRequest
-	29, // 49: photoshoot.account.v1.AccountService.CreateApiKey:input_type -> photoshoot.account.v1.CreateApiKeyRequest
-	31, // 50: photoshoot.account.v1.AccountService.RevokeApiKey:input_type -> photoshoot.account.v1.RevokeApiKeyRequest
-	33, // 51: photoshoot.account.v1.AccountService.ExportMe:input_type -> photoshoot.account.v1.ExportMeRequest
-	35, // 52: photoshoot.account.v1.AccountService.GetExport:input_type -> photoshoot.account.v1.GetExportRequest
-	37, // 53: photoshoot.account.v1.AccountService.DeleteMe:input_type -> photoshoot.account.v1.DeleteMeRequest
-	39, // 54: photoshoot.account.v1.AccountService.CreateContactMessage:input_type -> photoshoot.account.v1.CreateContactMessageRequest
-	41, // 55: photoshoot.account.v1.AccountService.AdminGetUser:input_type -> photoshoot.account.v1.AdminGetUserRequest
-	43, // 56: photoshoot.account.v1.AccountService.AdminGrantCredits:input_type -> photoshoot.account.v1.AdminGrantCreditsRequest
-	45, // 57: photoshoot.account.v1.AccountService.Authenticate:input_type -> photoshoot.account.v1.AuthenticateRequest
-	47, // 58: photoshoot.account.v1.AccountService.GetSigningKeys:input_type -> photoshoot.account.v1.GetSigningKeysRequest
-	50, // 59: photoshoot.account.v1.AccountService.ExportUserData:input_type -> photoshoot.account.v1.ExportUserDataRequest
-	53, // 60: photoshoot.account.v1.AccountService.ListDevMail:input_type -> photoshoot.account.v1.ListDevMailRequest
-	8,  // 61: photoshoot.account.v1.AccountService.CreateMagicLink:output_type -> photoshoot.account.v1.CreateMagicLinkResponse
-	10, // 62: photoshoot.account.v1.AccountService.CreateSession:output_type -> photoshoot.account.v1.CreateSessionResponse
-	12, // 63: photoshoot.account.v1.AccountService.CreatePasswordSession:output_type -> photoshoot.account.v1.CreatePasswordSessionResponse
-	14, // 64: photoshoot.account.v1.AccountService.DeleteCurrentSession:output_type -> photoshoot.account.v1.DeleteCurrentSessionResponse
-	16, // 65: photoshoot.account.v1.AccountService.GetMe:output_type -> photoshoot.account.v1.GetMeResponse
-	18, // 66: photoshoot.account.v1.AccountService.UpdateMe:output_type -> photoshoot.account.v1.UpdateMeResponse
-	20, // 67: photoshoot.account.v1.AccountService.SetPassword:output_type -> photoshoot.account.v1.SetPasswordResponse
-	22, // 68: photoshoot.account.v1.AccountService.ListSessions:output_type -> photoshoot.account.v1.ListSessionsResponse
-	24, // 69: photoshoot.account.v1.AccountService.RevokeAllSessions:output_type -> photoshoot.account.v1.RevokeAllSessionsResponse
-	26, // 70: photoshoot.account.v1.AccountService.RevokeSession:output_type -> photoshoot.account.v1.RevokeSessionResponse
-	28, // 71: photoshoot.account.v1.AccountService.ListApiKeys:output_type -> photoshoot.account.v1.ListApiKeysResponse
-	30, // 72: photoshoot.account.v1.AccountService.CreateApiKey:output_type -> photoshoot.account.v1.CreateApiKeyResponse
-	32, // 73: photoshoot.account.v1.AccountService.RevokeApiKey:output_type -> photoshoot.account.v1.RevokeApiKeyResponse
-	34, // 74: photoshoot.account.v1.AccountService.ExportMe:output_type -> photoshoot.account.v1.ExportMeResponse
-	36, // 75: photoshoot.account.v1.AccountService.GetExport:output_type -> photoshoot.account.v1.GetExportResponse
-	38, // 76: photoshoot.account.v1.AccountService.DeleteMe:output_type -> photoshoot.account.v1.DeleteMeResponse
-	40, // 77: photoshoot.account.v1.AccountService.CreateContactMessage:output_type -> photoshoot.account.v1.CreateContactMessageResponse
-	42, // 78: photoshoot.account.v1.AccountService.AdminGetUser:output_type -> photoshoot.account.v1.AdminGetUserResponse
-	44, // 79: photoshoot.account.v1.AccountService.AdminGrantCredits:output_type -> photoshoot.account.v1.AdminGrantCreditsResponse
-	46, // 80: photoshoot.account.v1.AccountService.Authenticate:output_type -> photoshoot.account.v1.AuthenticateResponse
-	48, // 81: photoshoot.account.v1.AccountService.GetSigningKeys:output_type -> photoshoot.account.v1.GetSigningKeysResponse
-	51, // 82: photoshoot.account.v1.AccountService.ExportUserData:output_type -> photoshoot.account.v1.ExportUserDataResponse
-	54, // 83: photoshoot.account.v1.AccountService.ListDevMail:output_type -> photoshoot.account.v1.ListDevMailResponse
-	61, // [61:84] is the sub-list for method output_type
-	38, // [38:61] is the sub-list for method input_type
-	38, // [38:38] is the sub-list for extension type_name
-	38, // [38:38] is the sub-list for extension extendee
-	0,  // [0:38] is the sub-list for field type_name
+	60, // 27: photoshoot.account.v1.AdminListUserJobsResponse.jobs:type_name -> photoshoot.generation.v1.Job
+	58, // 28: photoshoot.account.v1.AuthenticateResponse.expire_time:type_name -> google.protobuf.Timestamp
+	51, // 29: photoshoot.account.v1.GetSigningKeysResponse.keys:type_name -> photoshoot.account.v1.SigningKey
+	58, // 30: photoshoot.account.v1.SigningKey.create_time:type_name -> google.protobuf.Timestamp
+	58, // 31: photoshoot.account.v1.SigningKey.expire_time:type_name -> google.protobuf.Timestamp
+	2,  // 32: photoshoot.account.v1.ExportUserDataResponse.user:type_name -> photoshoot.account.v1.User
+	4,  // 33: photoshoot.account.v1.ExportUserDataResponse.sessions:type_name -> photoshoot.account.v1.Session
+	5,  // 34: photoshoot.account.v1.ExportUserDataResponse.api_keys:type_name -> photoshoot.account.v1.ApiKey
+	54, // 35: photoshoot.account.v1.ExportUserDataResponse.contact_messages:type_name -> photoshoot.account.v1.ContactMessage
+	58, // 36: photoshoot.account.v1.ContactMessage.create_time:type_name -> google.protobuf.Timestamp
+	57, // 37: photoshoot.account.v1.ListDevMailResponse.mails:type_name -> photoshoot.account.v1.DevMail
+	58, // 38: photoshoot.account.v1.DevMail.create_time:type_name -> google.protobuf.Timestamp
+	7,  // 39: photoshoot.account.v1.AccountService.CreateMagicLink:input_type -> photoshoot.account.v1.CreateMagicLinkRequest
+	9,  // 40: photoshoot.account.v1.AccountService.CreateSession:input_type -> photoshoot.account.v1.CreateSessionRequest
+	11, // 41: photoshoot.account.v1.AccountService.CreatePasswordSession:input_type -> photoshoot.account.v1.CreatePasswordSessionRequest
+	13, // 42: photoshoot.account.v1.AccountService.DeleteCurrentSession:input_type -> photoshoot.account.v1.DeleteCurrentSessionRequest
+	15, // 43: photoshoot.account.v1.AccountService.GetMe:input_type -> photoshoot.account.v1.GetMeRequest
+	17, // 44: photoshoot.account.v1.AccountService.UpdateMe:input_type -> photoshoot.account.v1.UpdateMeRequest
+	19, // 45: photoshoot.account.v1.AccountService.SetPassword:input_type -> photoshoot.account.v1.SetPasswordRequest
+	21, // 46: photoshoot.account.v1.AccountService.ListSessions:input_type -> photoshoot.account.v1.ListSessionsRequest
+	23, // 47: photoshoot.account.v1.AccountService.RevokeAllSessions:input_type -> photoshoot.account.v1.RevokeAllSessionsRequest
+	25, // 48: photoshoot.account.v1.AccountService.RevokeSession:input_type -> photoshoot.account.v1.RevokeSessionRequest
+	27, // 49: photoshoot.account.v1.AccountService.ListApiKeys:input_type -> photoshoot.account.v1.ListApiKeysRequest
+	29, // 50: photoshoot.account.v1.AccountService.CreateApiKey:input_type -> photoshoot.account.v1.CreateApiKeyRequest
+	31, // 51: photoshoot.account.v1.AccountService.RevokeApiKey:input_type -> photoshoot.account.v1.RevokeApiKeyRequest
+	33, // 52: photoshoot.account.v1.AccountService.ExportMe:input_type -> photoshoot.account.v1.ExportMeRequest
+	35, // 53: photoshoot.account.v1.AccountService.GetExport:input_type -> photoshoot.account.v1.GetExportRequest
+	37, // 54: photoshoot.account.v1.AccountService.DeleteMe:input_type -> photoshoot.account.v1.DeleteMeRequest
+	39, // 55: photoshoot.account.v1.AccountService.CreateContactMessage:input_type -> photoshoot.account.v1.CreateContactMessageRequest
+	41, // 56: photoshoot.account.v1.AccountService.AdminGetUser:input_type -> photoshoot.account.v1.AdminGetUserRequest
+	43, // 57: photoshoot.account.v1.AccountService.AdminGrantCredits:input_type -> photoshoot.account.v1.AdminGrantCreditsRequest
+	45, // 58: photoshoot.account.v1.AccountService.AdminListUserJobs:input_type -> photoshoot.account.v1.AdminListUserJobsRequest
+	47, // 59: photoshoot.account.v1.AccountService.Authenticate:input_type -> photoshoot.account.v1.AuthenticateRequest
+	49, // 60: photoshoot.account.v1.AccountService.GetSigningKeys:input_type -> photoshoot.account.v1.GetSigningKeysRequest
+	52, // 61: photoshoot.account.v1.AccountService.ExportUserData:input_type -> photoshoot.account.v1.ExportUserDataRequest
+	55, // 62: photoshoot.account.v1.AccountService.ListDevMail:input_type -> photoshoot.account.v1.ListDevMailRequest
+	8,  // 63: photoshoot.account.v1.AccountService.CreateMagicLink:output_type -> photoshoot.account.v1.CreateMagicLinkResponse
+	10, // 64: photoshoot.account.v1.AccountService.CreateSession:output_type -> photoshoot.account.v1.CreateSessionResponse
+	12, // 65: photoshoot.account.v1.AccountService.CreatePasswordSession:output_type -> photoshoot.account.v1.CreatePasswordSessionResponse
+	14, // 66: photoshoot.account.v1.AccountService.DeleteCurrentSession:output_type -> photoshoot.account.v1.DeleteCurrentSessionResponse
+	16, // 67: photoshoot.account.v1.AccountService.GetMe:output_type -> photoshoot.account.v1.GetMeResponse
+	18, // 68: photoshoot.account.v1.AccountService.UpdateMe:output_type -> photoshoot.account.v1.UpdateMeResponse
+	20, // 69: photoshoot.account.v1.AccountService.SetPassword:output_type -> photoshoot.account.v1.SetPasswordResponse
+	22, // 70: photoshoot.account.v1.AccountService.ListSessions:output_type -> photoshoot.account.v1.ListSessionsResponse
+	24, // 71: photoshoot.account.v1.AccountService.RevokeAllSessions:output_type -> photoshoot.account.v1.RevokeAllSessionsResponse
+	26, // 72: photoshoot.account.v1.AccountService.RevokeSession:output_type -> photoshoot.account.v1.RevokeSessionResponse
+	28, // 73: photoshoot.account.v1.AccountService.ListApiKeys:output_type -> photoshoot.account.v1.ListApiKeysResponse
+	30, // 74: photoshoot.account.v1.AccountService.CreateApiKey:output_type -> photoshoot.account.v1.CreateApiKeyResponse
+	32, // 75: photoshoot.account.v1.AccountService.RevokeApiKey:output_type -> photoshoot.account.v1.RevokeApiKeyResponse
+	34, // 76: photoshoot.account.v1.AccountService.ExportMe:output_type -> photoshoot.account.v1.ExportMeResponse
+	36, // 77: photoshoot.account.v1.AccountService.GetExport:output_type -> photoshoot.account.v1.GetExportResponse
+	38, // 78: photoshoot.account.v1.AccountService.DeleteMe:output_type -> photoshoot.account.v1.DeleteMeResponse
+	40, // 79: photoshoot.account.v1.AccountService.CreateContactMessage:output_type -> photoshoot.account.v1.CreateContactMessageResponse
+	42, // 80: photoshoot.account.v1.AccountService.AdminGetUser:output_type -> photoshoot.account.v1.AdminGetUserResponse
+	44, // 81: photoshoot.account.v1.AccountService.AdminGrantCredits:output_type -> photoshoot.account.v1.AdminGrantCreditsResponse
+	46, // 82: photoshoot.account.v1.AccountService.AdminListUserJobs:output_type -> photoshoot.account.v1.AdminListUserJobsResponse
+	48, // 83: photoshoot.account.v1.AccountService.Authenticate:output_type -> photoshoot.account.v1.AuthenticateResponse
+	50, // 84: photoshoot.account.v1.AccountService.GetSigningKeys:output_type -> photoshoot.account.v1.GetSigningKeysResponse
+	53, // 85: photoshoot.account.v1.AccountService.ExportUserData:output_type -> photoshoot.account.v1.ExportUserDataResponse
+	56, // 86: photoshoot.account.v1.AccountService.ListDevMail:output_type -> photoshoot.account.v1.ListDevMailResponse
+	63, // [63:87] is the sub-list for method output_type
+	39, // [39:63] is the sub-list for method input_type
+	39, // [39:39] is the sub-list for extension type_name
+	39, // [39:39] is the sub-list for extension extendee
+	0,  // [0:39] is the sub-list for field type_name
 }
 
 func init() { file_photoshoot_account_v1_account_service_proto_init() }
@@ -3543,7 +3647,7 @@ func file_photoshoot_account_v1_account_service_proto_init() {
 	if File_photoshoot_account_v1_account_service_proto != nil {
 		return
 	}
-	file_photoshoot_account_v1_account_service_proto_msgTypes[43].OneofWrappers = []any{
+	file_photoshoot_account_v1_account_service_proto_msgTypes[45].OneofWrappers = []any{
 		(*AuthenticateRequest_SessionToken)(nil),
 		(*AuthenticateRequest_ApiKey)(nil),
 	}
@@ -3553,7 +3657,7 @@ func file_photoshoot_account_v1_account_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_photoshoot_account_v1_account_service_proto_rawDesc), len(file_photoshoot_account_v1_account_service_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   54,
+			NumMessages:   56,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

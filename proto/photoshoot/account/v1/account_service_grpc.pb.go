@@ -38,6 +38,7 @@ const (
 	AccountService_CreateContactMessage_FullMethodName  = "/photoshoot.account.v1.AccountService/CreateContactMessage"
 	AccountService_AdminGetUser_FullMethodName          = "/photoshoot.account.v1.AccountService/AdminGetUser"
 	AccountService_AdminGrantCredits_FullMethodName     = "/photoshoot.account.v1.AccountService/AdminGrantCredits"
+	AccountService_AdminListUserJobs_FullMethodName     = "/photoshoot.account.v1.AccountService/AdminListUserJobs"
 	AccountService_Authenticate_FullMethodName          = "/photoshoot.account.v1.AccountService/Authenticate"
 	AccountService_GetSigningKeys_FullMethodName        = "/photoshoot.account.v1.AccountService/GetSigningKeys"
 	AccountService_ExportUserData_FullMethodName        = "/photoshoot.account.v1.AccountService/ExportUserData"
@@ -97,6 +98,9 @@ type AccountServiceClient interface {
 	AdminGetUser(ctx context.Context, in *AdminGetUserRequest, opts ...grpc.CallOption) (*AdminGetUserResponse, error)
 	// Admin: grants credits to a user through billing. Audited.
 	AdminGrantCredits(ctx context.Context, in *AdminGrantCreditsRequest, opts ...grpc.CallOption) (*AdminGrantCreditsResponse, error)
+	// Admin: a user's generation jobs with their outputs and credits,
+	// newest first. Audited.
+	AdminListUserJobs(ctx context.Context, in *AdminListUserJobsRequest, opts ...grpc.CallOption) (*AdminListUserJobsResponse, error)
 	// Internal: turns a session token or an API key into a short-lived access
 	// token (EdDSA JWT, at most five minutes) for the other services.
 	Authenticate(ctx context.Context, in *AuthenticateRequest, opts ...grpc.CallOption) (*AuthenticateResponse, error)
@@ -307,6 +311,16 @@ func (c *accountServiceClient) AdminGrantCredits(ctx context.Context, in *AdminG
 	return out, nil
 }
 
+func (c *accountServiceClient) AdminListUserJobs(ctx context.Context, in *AdminListUserJobsRequest, opts ...grpc.CallOption) (*AdminListUserJobsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AdminListUserJobsResponse)
+	err := c.cc.Invoke(ctx, AccountService_AdminListUserJobs_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *accountServiceClient) Authenticate(ctx context.Context, in *AuthenticateRequest, opts ...grpc.CallOption) (*AuthenticateResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(AuthenticateResponse)
@@ -400,6 +414,9 @@ type AccountServiceServer interface {
 	AdminGetUser(context.Context, *AdminGetUserRequest) (*AdminGetUserResponse, error)
 	// Admin: grants credits to a user through billing. Audited.
 	AdminGrantCredits(context.Context, *AdminGrantCreditsRequest) (*AdminGrantCreditsResponse, error)
+	// Admin: a user's generation jobs with their outputs and credits,
+	// newest first. Audited.
+	AdminListUserJobs(context.Context, *AdminListUserJobsRequest) (*AdminListUserJobsResponse, error)
 	// Internal: turns a session token or an API key into a short-lived access
 	// token (EdDSA JWT, at most five minutes) for the other services.
 	Authenticate(context.Context, *AuthenticateRequest) (*AuthenticateResponse, error)
@@ -476,6 +493,9 @@ func (UnimplementedAccountServiceServer) AdminGetUser(context.Context, *AdminGet
 }
 func (UnimplementedAccountServiceServer) AdminGrantCredits(context.Context, *AdminGrantCreditsRequest) (*AdminGrantCreditsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method AdminGrantCredits not implemented")
+}
+func (UnimplementedAccountServiceServer) AdminListUserJobs(context.Context, *AdminListUserJobsRequest) (*AdminListUserJobsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method AdminListUserJobs not implemented")
 }
 func (UnimplementedAccountServiceServer) Authenticate(context.Context, *AuthenticateRequest) (*AuthenticateResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Authenticate not implemented")
@@ -852,6 +872,24 @@ func _AccountService_AdminGrantCredits_Handler(srv interface{}, ctx context.Cont
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AccountService_AdminListUserJobs_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AdminListUserJobsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AccountServiceServer).AdminListUserJobs(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AccountService_AdminListUserJobs_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AccountServiceServer).AdminListUserJobs(ctx, req.(*AdminListUserJobsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _AccountService_Authenticate_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(AuthenticateRequest)
 	if err := dec(in); err != nil {
@@ -1006,6 +1044,10 @@ var AccountService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "AdminGrantCredits",
 			Handler:    _AccountService_AdminGrantCredits_Handler,
+		},
+		{
+			MethodName: "AdminListUserJobs",
+			Handler:    _AccountService_AdminListUserJobs_Handler,
 		},
 		{
 			MethodName: "Authenticate",

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -13,6 +14,7 @@ import (
 	"github.com/connectengine/photoshoot/pkg/authn"
 	accountv1 "github.com/connectengine/photoshoot/proto/photoshoot/account/v1"
 	billingv1 "github.com/connectengine/photoshoot/proto/photoshoot/billing/v1"
+	generationv1 "github.com/connectengine/photoshoot/proto/photoshoot/generation/v1"
 	"github.com/connectengine/photoshoot/services/account/internal/identity"
 )
 
@@ -97,4 +99,33 @@ func (s *Server) AdminGrantCredits(ctx context.Context, req *accountv1.AdminGran
 		return nil, fmt.Errorf("billing grant: %w", apperr.FromStatus(err))
 	}
 	return &accountv1.AdminGrantCreditsResponse{TransactionId: resp.GetTransaction().GetId()}, nil
+}
+
+// AdminListUserJobs implements accountv1.AccountServiceServer: the user's
+// jobs as generation exports them, asked on account's service credential.
+func (s *Server) AdminListUserJobs(ctx context.Context, req *accountv1.AdminListUserJobsRequest) (*accountv1.AdminListUserJobsResponse, error) {
+	c, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	e := identity.AuditEntry{Action: "AdminListUserJobs", TargetUserID: req.GetUserId(), TraceID: traceID(ctx), Details: map[string]string{}}
+	if err := s.d.Identity.RequireAdmin(ctx, c.UserID, e); err != nil {
+		return nil, err
+	}
+	if req.GetUserId() == "" {
+		return nil, apperr.Invalid("name a user", apperr.Violation{Field: "user_id", Description: "required"})
+	}
+	u, err := s.d.Identity.AdminLookup(ctx, req.GetUserId(), "")
+	if err != nil {
+		return nil, err
+	}
+	resp, err := s.d.Generation.ExportUserData(authn.WithCaller(ctx, authn.Caller{}), &generationv1.ExportUserDataRequest{UserId: u.ID})
+	if err != nil {
+		return nil, fmt.Errorf("generation export: %w", apperr.FromStatus(err))
+	}
+	jobs := resp.GetJobs()
+	slices.SortFunc(jobs, func(a, b *generationv1.Job) int {
+		return b.GetCreateTime().AsTime().Compare(a.GetCreateTime().AsTime())
+	})
+	return &accountv1.AdminListUserJobsResponse{Jobs: jobs}, nil
 }

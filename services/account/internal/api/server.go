@@ -17,6 +17,7 @@ import (
 	"github.com/connectengine/photoshoot/pkg/authn"
 	accountv1 "github.com/connectengine/photoshoot/proto/photoshoot/account/v1"
 	billingv1 "github.com/connectengine/photoshoot/proto/photoshoot/billing/v1"
+	generationv1 "github.com/connectengine/photoshoot/proto/photoshoot/generation/v1"
 	"github.com/connectengine/photoshoot/services/account/internal/identity"
 	"github.com/connectengine/photoshoot/services/account/internal/keyring"
 	"github.com/connectengine/photoshoot/services/account/internal/mail"
@@ -43,6 +44,8 @@ type Deps struct {
 	Identity *identity.Service
 	Keys     *keyring.Ring
 	Billing  billingv1.BillingServiceClient
+	// Generation answers the admin's job lookups (its ExportUserData).
+	Generation generationv1.GenerationServiceClient
 	// Mailbox is the dev mailbox, nil unless it is the configured sender.
 	Mailbox *mail.Mailbox
 	DevMode bool

@@ -138,7 +138,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	}
 
 	accountv1.RegisterAccountServiceServer(p.Server.GRPC, api.New(api.Deps{
-		Identity: svc, Keys: r, Billing: peers.Billing, Mailbox: mailbox, DevMode: cfg.DevMode,
+		Identity: svc, Keys: r, Billing: peers.Billing, Generation: peers.Generation, Mailbox: mailbox, DevMode: cfg.DevMode,
 		PublicURL: cfg.PublicURL, PageKey: derive(cfg.ServiceAuthSecret, "photoshoot account page tokens"),
 	}))
 	return &App{platform: p}, nil

@@ -93,12 +93,22 @@ func TestAdmin_auditedAndRestricted(t *testing.T) {
 	_, err = r.client.AdminGrantCredits(asUser(t.Context(), adminAccess), &accountv1.AdminGrantCreditsRequest{UserId: seller.GetUser().GetId(), Credits: 0})
 	wantCode(t, err, codes.InvalidArgument)
 
-	// Every admin call, refused or not, left an audit row; none can change.
-	if got := e.count(t, "SELECT count(*) FROM admin_audit"); got != 6 {
-		t.Errorf("audit rows = %d, want 6", got)
+	_, err = r.client.AdminListUserJobs(asUser(t.Context(), sellerAccess), &accountv1.AdminListUserJobsRequest{UserId: seller.GetUser().GetId()})
+	wantCode(t, err, codes.PermissionDenied)
+	jobs, err := r.client.AdminListUserJobs(asUser(t.Context(), adminAccess), &accountv1.AdminListUserJobsRequest{UserId: seller.GetUser().GetId()})
+	if err != nil {
+		t.Fatal(err)
 	}
-	if got := e.count(t, "SELECT count(*) FROM admin_audit WHERE details->>'outcome' = 'permission_denied'"); got != 2 {
-		t.Errorf("denied audit rows = %d, want 2", got)
+	if got := jobs.GetJobs(); len(got) != 2 || got[0].GetId() != "job-new-"+seller.GetUser().GetId() {
+		t.Errorf("admin's view of the seller's jobs = %v, want the seller's two, newest first", got)
+	}
+
+	// Every admin call, refused or not, left an audit row; none can change.
+	if got := e.count(t, "SELECT count(*) FROM admin_audit"); got != 8 {
+		t.Errorf("audit rows = %d, want 8", got)
+	}
+	if got := e.count(t, "SELECT count(*) FROM admin_audit WHERE details->>'outcome' = 'permission_denied'"); got != 3 {
+		t.Errorf("denied audit rows = %d, want 3", got)
 	}
 	if got := e.count(t, "SELECT count(*) FROM admin_audit WHERE details::text LIKE '%seller@example.com%'"); got != 0 {
 		t.Error("audit log holds a plain email")

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"time"
 	"testing"
 
 	"google.golang.org/grpc"
@@ -157,6 +158,12 @@ type generationPeer struct {
 	generationv1.UnimplementedGenerationServiceServer
 }
 
-func (generationPeer) ExportUserData(context.Context, *generationv1.ExportUserDataRequest) (*generationv1.ExportUserDataResponse, error) {
-	return &generationv1.ExportUserDataResponse{}, nil
+func (generationPeer) ExportUserData(_ context.Context, r *generationv1.ExportUserDataRequest) (*generationv1.ExportUserDataResponse, error) {
+	if r.GetUserId() == "" {
+		return nil, status.Error(codes.InvalidArgument, "user_id required")
+	}
+	return &generationv1.ExportUserDataResponse{Jobs: []*generationv1.Job{
+		{Id: "job-old-" + r.GetUserId(), CreateTime: timestamppb.New(time.Unix(1000, 0))},
+		{Id: "job-new-" + r.GetUserId(), CreateTime: timestamppb.New(time.Unix(2000, 0))},
+	}}, nil
 }
