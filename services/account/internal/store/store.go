@@ -125,10 +125,3 @@ func notFound(err error, what string) error {
 	}
 	return err
 }
-
-// isInvalidUUID reports Postgres rejecting a malformed uuid parameter, which
-// callers treat as "not found".
-func isInvalidUUID(err error) bool {
-	var pgErr *pgconn.PgError
-	return errors.As(err, &pgErr) && pgErr.Code == "22P02"
-}
