@@ -9,8 +9,8 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"net/textproto"
 	"net/http"
+	"net/textproto"
 	"strconv"
 	"time"
 

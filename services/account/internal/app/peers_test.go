@@ -5,8 +5,8 @@ import (
 	"io"
 	"net"
 	"sync"
-	"time"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
