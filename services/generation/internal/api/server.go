@@ -1,3 +1,5 @@
+//go:build !wip
+
 // Package api translates the generation service's gRPC calls into its domain.
 package api
 

@@ -1,3 +1,5 @@
+//go:build !wip
+
 // Package app wires the generation service: its configuration, the shared
 // platform (telemetry, Postgres, NATS, gRPC) and its API. It is the only
 // package of the service that reads the environment.
