@@ -1,29 +1,22 @@
-//go:build !wip
-
 // Package app wires the generation service: its configuration, the shared
-// platform (telemetry, Postgres, NATS, gRPC) and its API. It is the only
-// package of the service that reads the environment.
+// platform (telemetry, Postgres, NATS, gRPC), its store, its billing client
+// and its API. It is the only package of the service that reads the
+// environment.
 package app
 
 import (
 	"context"
+	"errors"
 	"net"
 
 	"github.com/connectengine/photoshoot/pkg/platform"
+	billingv1 "github.com/connectengine/photoshoot/proto/photoshoot/billing/v1"
 	generationv1 "github.com/connectengine/photoshoot/proto/photoshoot/generation/v1"
 	"github.com/connectengine/photoshoot/services/generation/internal/api"
+	"github.com/connectengine/photoshoot/services/generation/internal/billing"
+	"github.com/connectengine/photoshoot/services/generation/internal/job"
+	"github.com/connectengine/photoshoot/services/generation/internal/store"
 )
-
-// Config is the generation service's configuration.
-type Config struct {
-	platform.Config
-}
-
-// LoadConfig reads the configuration from the environment.
-func LoadConfig(getenv func(string) string) (Config, error) {
-	pc, err := platform.LoadConfig("generation", getenv)
-	return Config{Config: pc}, err
-}
 
 // App is a running generation service.
 type App struct {
@@ -33,6 +26,7 @@ type App struct {
 // New starts the service's plumbing and registers its API.
 func New(ctx context.Context, cfg Config) (*App, error) {
 	p, err := platform.New(ctx, cfg.Config, platform.Options{
+		Migrations: store.Migrations,
 		Unauthenticated: []string{
 			generationv1.GenerationService_ListScenes_FullMethodName,
 		},
@@ -40,7 +34,17 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	generationv1.RegisterGenerationServiceServer(p.Server.GRPC, &api.Server{})
+	// Reserve (by job id), Capture and Release (by hold id) are idempotent,
+	// so the client may retry them.
+	conn, err := p.Dial(cfg.BillingAddr,
+		billingv1.BillingService_Reserve_FullMethodName,
+		billingv1.BillingService_Capture_FullMethodName,
+		billingv1.BillingService_Release_FullMethodName)
+	if err != nil {
+		return nil, errors.Join(err, p.Close(ctx))
+	}
+	jobs := job.NewService(store.New(p.Pool), billing.New(billingv1.NewBillingServiceClient(conn)), p.Logger)
+	generationv1.RegisterGenerationServiceServer(p.Server.GRPC, api.NewServer(jobs, cfg.ServiceAuthSecret))
 	return &App{platform: p}, nil
 }
 
@@ -51,7 +55,7 @@ func (a *App) Serve(ctx context.Context, lis net.Listener) error {
 
 // Migrate applies the service's migrations and exits.
 func Migrate(ctx context.Context, cfg Config) error {
-	return platform.Migrate(ctx, cfg.Config, nil)
+	return platform.Migrate(ctx, cfg.Config, store.Migrations)
 }
 
 // Run listens on GRPC_ADDR and serves until ctx ends, then shuts down.

@@ -1,5 +1,3 @@
-//go:build wip
-
 package app_test
 
 import (
