@@ -143,17 +143,29 @@ type Ref struct {
 // ExpiredLeases returns up to limit running jobs whose lease ended before
 // now: their worker died, and the sweeper re-queues them.
 func (s *Store) ExpiredLeases(ctx context.Context, now time.Time, limit int) ([]Ref, error) {
-	rows, err := s.pool.Query(ctx, `SELECT user_id, id FROM jobs
+	return s.refs(ctx, "expired leases", `SELECT user_id, id FROM jobs
 		WHERE state = 'running' AND lease_until < $1 ORDER BY lease_until LIMIT $2`, now, limit)
+}
+
+// UnfinishedBefore returns up to limit queued or running jobs created
+// before t: jobs that have waited so long their credit hold is about to
+// lapse, which the sweeper fails (and so releases).
+func (s *Store) UnfinishedBefore(ctx context.Context, t time.Time, limit int) ([]Ref, error) {
+	return s.refs(ctx, "unfinished jobs", `SELECT user_id, id FROM jobs
+		WHERE state IN ('queued', 'running') AND create_time < $1 ORDER BY create_time LIMIT $2`, t, limit)
+}
+
+func (s *Store) refs(ctx context.Context, what, sql string, args ...any) ([]Ref, error) {
+	rows, err := s.pool.Query(ctx, sql, args...)
 	if err != nil {
-		return nil, fmt.Errorf("expired leases: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	refs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Ref, error) {
 		var ref Ref
 		return ref, r.Scan(&ref.UserID, &ref.ID)
 	})
 	if err != nil {
-		return nil, fmt.Errorf("expired leases: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	return refs, nil
 }
