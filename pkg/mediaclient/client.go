@@ -126,3 +126,14 @@ func closeErr(stream mediav1.MediaService_StoreImageClient, err error) error {
 	}
 	return apperr.FromStatus(err)
 }
+
+// Discard deletes the generated images of the user's job except keep (the
+// job's committed outputs) and returns how many it deleted. It is
+// idempotent.
+func (m *Client) Discard(ctx context.Context, userID, jobID string, keep []string) (int, error) {
+	resp, err := m.c.DiscardJobImages(ctx, &mediav1.DiscardJobImagesRequest{UserId: userID, JobId: jobID, KeepImageIds: keep})
+	if err != nil {
+		return 0, apperr.FromStatus(err)
+	}
+	return int(resp.GetDeletedCount()), nil
+}

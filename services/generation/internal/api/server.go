@@ -13,18 +13,20 @@ import (
 )
 
 // Server implements generationv1.GenerationServiceServer. RPCs not built yet
-// (batches, Looks, Watch, export) answer Unimplemented through the embedded
+// (batches, Looks, export) answer Unimplemented through the embedded
 // type rather than a made-up answer.
 type Server struct {
 	generationv1.UnimplementedGenerationServiceServer
-	jobs   *job.Service
-	tokens pageTokens
-	scenes *scenePreviews
+	jobs    *job.Service
+	tokens  pageTokens
+	scenes  *scenePreviews
+	watcher Watcher
 }
 
-// NewServer returns the API over the job service; secret keys page tokens.
-func NewServer(jobs *job.Service, secret []byte) *Server {
-	return &Server{jobs: jobs, tokens: newPageTokens(secret), scenes: &scenePreviews{}}
+// NewServer returns the API over the job service; secret keys page tokens
+// and watcher wakes WatchGeneration streams.
+func NewServer(jobs *job.Service, secret []byte, watcher Watcher) *Server {
+	return &Server{jobs: jobs, tokens: newPageTokens(secret), scenes: &scenePreviews{}, watcher: watcher}
 }
 
 func caller(ctx context.Context) (string, error) {

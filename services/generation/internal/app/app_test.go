@@ -116,6 +116,9 @@ func start(t *testing.T) *env {
 		"NATS_URL":            ns.URL(),
 		"ACCOUNT_ADDR":        "127.0.0.1:1",
 		"BILLING_ADDR":        blis.Addr().String(),
+		"MEDIA_ADDR":          "127.0.0.1:1",
+		"ANALYSIS_ADDR":       "127.0.0.1:1",
+		"WORKERS":             "0", // the API alone: jobs stay queued (the worker has tests of its own)
 		"SERVICE_AUTH_SECRET": hex.EncodeToString(secret),
 		"LOG_FORMAT":          "text",
 	}
@@ -125,7 +128,7 @@ func start(t *testing.T) *env {
 	}
 	cfg.Keys = func(context.Context) ([]authn.PublicKey, error) { return []authn.PublicKey{signer.PublicKey()}, nil }
 	cfg.LogWriter = io.Discard
-	a, err := app.New(t.Context(), cfg)
+	a, err := app.New(t.Context(), cfg, app.ModeServe)
 	if err != nil {
 		t.Fatal(err)
 	}
