@@ -16,6 +16,7 @@ package worker
 import (
 	"context"
 	"errors"
+	"image"
 	"log/slog"
 	"sync"
 	"time"
@@ -47,6 +48,11 @@ type Repository interface {
 	UpdateJob(ctx context.Context, userID, id string, fn func(j *job.Job) ([]events.Event, error)) (*job.Job, error)
 }
 
+// Runner makes one attempt's images (pipeline.Pipeline).
+type Runner interface {
+	Run(ctx context.Context, src image.Image, mask *image.Gray, spec pipeline.Spec) ([]pipeline.Output, error)
+}
+
 // Config tunes a Worker; zero values take the defaults noted.
 type Config struct {
 	// ID names this worker process in job leases; it must be unique per
@@ -68,6 +74,8 @@ type Config struct {
 	SignSourceURLs bool
 	// SourceURLTTL is the signed URL's lifetime (default 10 min).
 	SourceURLTTL time.Duration
+	// RetryDelay is how long a retried attempt waits (default job.RetryDelay).
+	RetryDelay func(attempt int) time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -86,6 +94,9 @@ func (c Config) withDefaults() Config {
 	if c.SourceURLTTL <= 0 {
 		c.SourceURLTTL = 10 * time.Minute
 	}
+	if c.RetryDelay == nil {
+		c.RetryDelay = job.RetryDelay
+	}
 	return c
 }
 
@@ -96,14 +107,14 @@ type Worker struct {
 	jobs     Repository
 	media    Media
 	analysis Analysis
-	pipe     *pipeline.Pipeline
+	pipe     Runner
 	log      *slog.Logger
 	metrics  *Metrics
 	now      func() time.Time
 }
 
 // New returns a worker; Run starts it.
-func New(cfg Config, js jetstream.JetStream, jobs Repository, media Media, analysis Analysis, pipe *pipeline.Pipeline, log *slog.Logger, metrics *Metrics) *Worker {
+func New(cfg Config, js jetstream.JetStream, jobs Repository, media Media, analysis Analysis, pipe Runner, log *slog.Logger, metrics *Metrics) *Worker {
 	cfg = cfg.withDefaults()
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -255,7 +266,7 @@ func (w *Worker) process(ctx context.Context, msg jetstream.Msg, req *eventsv1.J
 		// A live worker holds this attempt; this is a redelivery.
 		return msg.Ack()
 	}
-	if wait := j.UpdateTime.Add(job.RetryDelay(attempt)).Sub(now); wait > 0 {
+	if wait := j.UpdateTime.Add(w.cfg.RetryDelay(attempt)).Sub(now); wait > 0 {
 		return msg.NakWithDelay(wait)
 	}
 
