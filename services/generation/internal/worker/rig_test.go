@@ -336,6 +336,14 @@ func (r *rig) connect(t testing.TB) jetstream.JetStream {
 	return js
 }
 
+// quickRetry keeps the tests' retries quick; the first attempt never waits.
+func quickRetry(attempt int) time.Duration {
+	if attempt <= 1 {
+		return 0
+	}
+	return 50 * time.Millisecond
+}
+
 // upload stores a small product photo and its mask for user.
 func (r *rig) upload(user string) string {
 	src, mask := fixture.Product("box", 64, 64)
@@ -364,7 +372,7 @@ func (r *rig) startWorker(concurrency int) *runningWorker {
 		r.t.Fatal(err)
 	}
 	w := worker.New(worker.Config{Concurrency: concurrency, Lease: r.lease, AttemptTimeout: r.attemptTimeout,
-		RetryDelay: func(int) time.Duration { return 50 * time.Millisecond }}, js, r.store, r.media, r.analyses, r.model, r.log, nil)
+		RetryDelay: quickRetry}, js, r.store, r.media, r.analyses, r.model, r.log, nil)
 	ctx, stop := context.WithCancel(context.Background())
 	rw := &runningWorker{stop: stop, done: make(chan struct{}), nc: nc}
 	go func() {
