@@ -248,7 +248,9 @@ func readOutputs(ctx context.Context, q querier, j *job.Job) error {
 	return nil
 }
 
+// writeOutputs upserts the job's outputs in one round trip.
 func writeOutputs(ctx context.Context, tx pgx.Tx, j *job.Job) error {
+	var batch pgx.Batch
 	for _, o := range j.Outputs {
 		var compliance []byte
 		if o.Compliance != nil {
@@ -258,14 +260,14 @@ func writeOutputs(ctx context.Context, tx pgx.Tx, j *job.Job) error {
 			}
 			compliance = b
 		}
-		_, err := tx.Exec(ctx, `INSERT INTO job_outputs (job_id, idx, state, image_id, fidelity, flagged, compliance, error)
+		batch.Queue(`INSERT INTO job_outputs (job_id, idx, state, image_id, fidelity, flagged, compliance, error)
 			VALUES ($1,$2,$3,$4,$5,$6,$7,$8)
 			ON CONFLICT (job_id, idx) DO UPDATE SET state=EXCLUDED.state, image_id=EXCLUDED.image_id,
 				fidelity=EXCLUDED.fidelity, flagged=EXCLUDED.flagged, compliance=EXCLUDED.compliance, error=EXCLUDED.error`,
 			j.ID, o.Index, string(o.State), o.ImageID, o.Fidelity, o.Flagged, compliance, o.Error)
-		if err != nil {
-			return fmt.Errorf("write output %d of %s: %w", o.Index, j.ID, err)
-		}
+	}
+	if err := tx.SendBatch(ctx, &batch).Close(); err != nil {
+		return fmt.Errorf("write outputs of %s: %w", j.ID, err)
 	}
 	return nil
 }
