@@ -14,6 +14,7 @@ import (
 	generationv1 "github.com/connectengine/photoshoot/proto/photoshoot/generation/v1"
 	"github.com/connectengine/photoshoot/services/generation/internal/api"
 	"github.com/connectengine/photoshoot/services/generation/internal/billing"
+	"github.com/connectengine/photoshoot/services/generation/internal/consumers"
 	"github.com/connectengine/photoshoot/services/generation/internal/job"
 	"github.com/connectengine/photoshoot/services/generation/internal/store"
 )
@@ -43,8 +44,11 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	if err != nil {
 		return nil, errors.Join(err, p.Close(ctx))
 	}
-	jobs := job.NewService(store.New(p.Pool), billing.New(billingv1.NewBillingServiceClient(conn)), p.Logger)
-	generationv1.RegisterGenerationServiceServer(p.Server.GRPC, api.NewServer(jobs, cfg.ServiceAuthSecret))
+	credits, st := billing.New(billingv1.NewBillingServiceClient(conn)), store.New(p.Pool)
+	jobs := job.NewService(st, credits, p.Logger)
+	generationv1.RegisterGenerationServiceServer(p.Server.GRPC, api.NewServer(jobs, job.NewLooks(st), cfg.ServiceAuthSecret))
+	p.Go("consumer "+consumers.DurableUserDeleted, consumers.UserDeleted(p.Pool, p.JetStream, p.Logger, credits).Run)
+	p.Go("consumer "+consumers.DurableNotify, consumers.Notify(p.Pool, p.JetStream, p.Logger, notifier(ctx, cfg, p.Logger)).Run)
 	return &App{platform: p}, nil
 }
 
