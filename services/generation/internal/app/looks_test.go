@@ -2,11 +2,18 @@ package app_test
 
 import (
 	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
+	"time"
 
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
+	"github.com/connectengine/photoshoot/pkg/authn"
 	generationv1 "github.com/connectengine/photoshoot/proto/photoshoot/generation/v1"
 )
 
@@ -107,6 +114,41 @@ func TestLooksComponent(t *testing.T) {
 		look = got.GetLook()
 	})
 
+	t.Run("rest_patch_derives_the_mask_from_the_body", func(t *testing.T) {
+		// The gateway's generated handler: with no update_mask it derives
+		// one from the JSON body's fields, as for account's PATCH /v1/me.
+		mux := runtime.NewServeMux()
+		if err := generationv1.RegisterGenerationServiceHandlerClient(t.Context(), mux, e.client); err != nil {
+			t.Fatal(err)
+		}
+		tok, err := e.signer.Sign(authn.Caller{UserID: "alice"}, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		patch := func(body string) (int, map[string]any) {
+			req := httptest.NewRequestWithContext(t.Context(), http.MethodPatch, "/v1/looks/"+look.GetId(), strings.NewReader(body))
+			req.Header.Set("Authorization", "Bearer "+tok)
+			rec := httptest.NewRecorder()
+			mux.ServeHTTP(rec, req)
+			var out map[string]any
+			_ = json.Unmarshal(rec.Body.Bytes(), &out)
+			return rec.Code, out
+		}
+		st, out := patch(`{"name": "Renamed", "aspectRatio": "4:5"}`)
+		if st != http.StatusOK {
+			t.Fatalf("PATCH: %d %v", st, out)
+		}
+		got, err := e.client.GetLook(alice, &generationv1.GetLookRequest{LookId: look.GetId()})
+		if err != nil || got.GetLook().GetName() != "Renamed" || got.GetLook().GetAspectRatio() != "4:5" ||
+			got.GetLook().GetSceneId() != look.GetSceneId() || got.GetLook().GetSeed() != look.GetSeed() {
+			t.Fatalf("after PATCH: %v, %v", got.GetLook(), err)
+		}
+		if st, out := patch(`{"size": "8K"}`); st != http.StatusBadRequest {
+			t.Errorf("invalid PATCH: %d %v", st, out)
+		}
+		look = got.GetLook()
+	})
+
 	t.Run("generation_with_a_look", func(t *testing.T) {
 		resp, err := e.client.CreateGeneration(alice, &generationv1.CreateGenerationRequest{ImageId: "img-1", LookId: look.GetId()})
 		if err != nil {
@@ -114,7 +156,7 @@ func TestLooksComponent(t *testing.T) {
 		}
 		j := resp.GetJob()
 		if j.GetSceneId() != "marble" || j.GetMarketplace() != "etsy" || j.GetSeed() != 7 || j.GetVariants() != 1 ||
-			j.GetAspectRatio() != "1:1" || j.GetSize() != "1K" || j.GetLookId() != look.GetId() || !j.GetProductLock() {
+			j.GetAspectRatio() != "4:5" || j.GetSize() != "1K" || j.GetLookId() != look.GetId() || !j.GetProductLock() {
 			t.Errorf("job from the look: %v", j)
 		}
 		off := false
