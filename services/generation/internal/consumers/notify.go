@@ -33,9 +33,10 @@ const MaxNotifyAge = time.Hour
 // Slack's 429s and 5xxs are retried inside one delivery within the
 // webhook's budget, then by redelivery with this consumer's back-off; an
 // answer that retrying cannot change (a bad payload, a removed webhook) is
-// logged and the event acknowledged.
+// logged and the event acknowledged. The post happens before the inbox
+// entry commits, so a crash in between posts again: notifications are at
+// least once.
 func Notify(pool *pgxpool.Pool, js jetstream.JetStream, logger *slog.Logger, poster slack.Poster) *events.Consumer {
-	now := time.Now
 	return events.NewConsumer(pool, js, logger, events.ConsumerConfig{
 		Stream:         events.StreamGeneration,
 		Durable:        DurableNotify,
@@ -43,7 +44,7 @@ func Notify(pool *pgxpool.Pool, js jetstream.JetStream, logger *slog.Logger, pos
 		MaxDeliver:     8,
 		Backoff:        []time.Duration{5 * time.Second, 30 * time.Second, time.Minute, 5 * time.Minute},
 		Handler: func(ctx context.Context, _ pgx.Tx, msg events.Message) error {
-			if at, ok := eventTime(msg.ID); ok && now().Sub(at) > MaxNotifyAge {
+			if at, ok := eventTime(msg.ID); ok && time.Since(at) > MaxNotifyAge {
 				logger.InfoContext(ctx, "job event too old to notify", "event", msg.ID, "subject", msg.Subject)
 				return nil
 			}
