@@ -19,6 +19,7 @@ import (
 	"github.com/connectengine/photoshoot/services/generation/internal/analysis"
 	"github.com/connectengine/photoshoot/services/generation/internal/api"
 	"github.com/connectengine/photoshoot/services/generation/internal/billing"
+	"github.com/connectengine/photoshoot/services/generation/internal/consumers"
 	"github.com/connectengine/photoshoot/services/generation/internal/imagemodel"
 	"github.com/connectengine/photoshoot/services/generation/internal/job"
 	"github.com/connectengine/photoshoot/services/generation/internal/pipeline"
@@ -44,7 +45,7 @@ type App struct {
 }
 
 // New starts the service's plumbing, registers its API (in ModeServe) and
-// starts its workers, sweeper and settler.
+// starts its workers, sweeper, settler and consumers.
 func New(ctx context.Context, cfg Config, mode Mode) (*App, error) {
 	p, err := platform.New(ctx, cfg.Config, platform.Options{
 		Migrations: store.Migrations,
@@ -56,13 +57,13 @@ func New(ctx context.Context, cfg Config, mode Mode) (*App, error) {
 		return nil, err
 	}
 	a := &App{platform: p}
-	if err := a.wire(cfg, mode); err != nil {
+	if err := a.wire(ctx, cfg, mode); err != nil {
 		return nil, errors.Join(err, p.Close(ctx))
 	}
 	return a, nil
 }
 
-func (a *App) wire(cfg Config, mode Mode) error {
+func (a *App) wire(ctx context.Context, cfg Config, mode Mode) error {
 	p := a.platform
 	// Reserve (by job id), Capture and Release (by hold id) are idempotent,
 	// so the client may retry them.
@@ -95,7 +96,7 @@ func (a *App) wire(cfg Config, mode Mode) error {
 		}
 		p.Push("job watch hub", func(context.Context) error { return hub.Close() })
 		svc := job.NewService(jobs, credits, p.Logger)
-		generationv1.RegisterGenerationServiceServer(p.Server.GRPC, api.NewServer(svc, cfg.ServiceAuthSecret, hub))
+		generationv1.RegisterGenerationServiceServer(p.Server.GRPC, api.NewServer(svc, job.NewLooks(jobs), cfg.ServiceAuthSecret, hub))
 	}
 
 	model, remote, err := imageModel(cfg)
@@ -115,6 +116,8 @@ func (a *App) wire(cfg Config, mode Mode) error {
 	}
 	p.Go("lease sweeper", worker.NewSweeper(jobs, p.Logger).Run)
 	p.Go("consumer "+worker.DurableSettle, worker.NewSettler(jobs, credits, media, p.Logger).Consumer(p.Pool, p.JetStream).Run)
+	p.Go("consumer "+consumers.DurableUserDeleted, consumers.UserDeleted(p.Pool, p.JetStream, p.Logger, credits).Run)
+	p.Go("consumer "+consumers.DurableNotify, consumers.Notify(p.Pool, p.JetStream, p.Logger, notifier(ctx, cfg, p.Logger)).Run)
 	return nil
 }
 

@@ -36,6 +36,10 @@ type Config struct {
 	// AIML is the AIML API provider; used when AIMLAPI_API_KEY is set,
 	// otherwise the local studio renderer makes the images.
 	AIML imagemodel.AIMLConfig
+
+	// SlackWebhookURL is the Slack incoming webhook that job events are
+	// posted to; when empty they are logged instead (SLACK_WEBHOOK_URL).
+	SlackWebhookURL string
 }
 
 // DefaultAIMLBaseURL is the AIML API's public endpoint.
@@ -50,8 +54,9 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		AIML: imagemodel.AIMLConfig{
 			APIKey: getenv("AIMLAPI_API_KEY"), BaseURL: getenv("AIMLAPI_BASE_URL"), Model: getenv("AIMLAPI_MODEL"),
 		},
+		SlackWebhookURL: getenv("SLACK_WEBHOOK_URL"),
 	}
-	errs := []error{err}
+	errs := []error{err, checkWebhookURL(c.SlackWebhookURL)}
 	for name, v := range map[string]string{"BILLING_ADDR": c.BillingAddr, "MEDIA_ADDR": c.MediaAddr, "ANALYSIS_ADDR": c.AnalysisAddr} {
 		if v == "" {
 			errs = append(errs, fmt.Errorf("%s is required", name))

@@ -21,6 +21,7 @@ type Media interface {
 	Fetch(ctx context.Context, userID, imageID string) (image.Image, error)
 	Store(ctx context.Context, meta *mediav1.StoreMetadata, data []byte) (*mediav1.Image, error)
 	Sign(ctx context.Context, userID, imageID string, v mediav1.Variant, ttl time.Duration) (string, error)
+	Discarder
 }
 
 // Analysis is what a worker needs of the analysis service.

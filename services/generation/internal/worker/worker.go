@@ -314,6 +314,13 @@ func (w *Worker) process(ctx context.Context, msg jetstream.Msg, req *eventsv1.J
 		// the job's; the settler discards them when the job ends.
 		log.InfoContext(ctx, "worker: attempt finished after losing the job; outputs discarded")
 		return msg.Ack()
+	case apperr.KindOf(err) == apperr.KindNotFound:
+		// The owner deleted the account meanwhile; media may have purged
+		// the user before these outputs arrived, so discard them here.
+		if _, err := w.media.Discard(ctx, user, id, nil); err != nil {
+			return err
+		}
+		return msg.Ack()
 	case err != nil:
 		return err
 	}
