@@ -1,11 +1,3 @@
-//go:build e2e_pending
-
-// These journey steps need parts of the suite that do not work yet, so
-// they are built only with -tags e2e_pending (remove the tag as they land):
-//
-//   - data export: every service must implement ExportUserData
-//     (generation answers Unimplemented today; analysis did until it landed).
-
 package e2e
 
 import (
