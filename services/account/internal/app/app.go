@@ -132,6 +132,8 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 			return api.UserDataToProto(d), nil
 		}, p.Logger),
 	}
+	expirer := &privacy.Expirer{Store: st, Media: peers.Media, Signer: r.Signer, Logger: p.Logger, Now: now, Every: cfg.ExportSweepEvery}
+	p.Go("export expiry", expirer.Run)
 	purges := &consumers.Purges{Now: now, Logger: p.Logger}
 	for _, c := range append([]events.ConsumerConfig{mailer.Config(), exporter.Config()}, purges.Configs()...) {
 		p.Go("consumer "+c.Durable, events.NewConsumer(p.Pool, p.JetStream, p.Logger, c).Run)
