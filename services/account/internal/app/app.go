@@ -87,7 +87,10 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		defer cancel()
 		return nil, errors.Join(fmt.Errorf("account: %w", err), p.Close(cctx))
 	}
-	st := store.New(p.Pool)
+	st, err := store.New(p.Pool, derive(cfg.ServiceAuthSecret, "photoshoot account signing keys at rest"))
+	if err != nil {
+		return fail(err)
+	}
 	r, err := keyring.New(st, keyring.Options{
 		Issuer: platform.TokenIssuer, Audience: platform.TokenAudience, Now: now, Logger: p.Logger,
 	})
