@@ -74,28 +74,8 @@ func (s *Store) DeleteLook(ctx context.Context, userID, id string) error {
 // the first page), newest first, and the cursor of the next page (nil at
 // the end).
 func (s *Store) ListLooks(ctx context.Context, userID string, limit int, after *job.Cursor) ([]*job.Look, *job.Cursor, error) {
-	q := `SELECT ` + lookColumns + ` FROM looks WHERE user_id = $1`
-	args := []any{userID, limit + 1}
-	if after != nil {
-		q += ` AND (create_time, id) < ($3, $4)`
-		args = append(args, after.CreateTime, after.ID)
-	}
-	q += ` ORDER BY create_time DESC, id DESC LIMIT $2`
-	rows, err := s.pool.Query(ctx, q, args...)
-	if err != nil {
-		return nil, nil, fmt.Errorf("list looks: %w", err)
-	}
-	looks, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*job.Look, error) { return scanLook(r) })
-	if err != nil {
-		return nil, nil, fmt.Errorf("list looks: %w", err)
-	}
-	var next *job.Cursor
-	if len(looks) > limit {
-		looks = looks[:limit]
-		last := looks[len(looks)-1]
-		next = &job.Cursor{CreateTime: last.CreateTime, ID: last.ID}
-	}
-	return looks, next, nil
+	return page(ctx, s.pool, "looks", lookColumns, userID, limit, after, scanLook,
+		func(l *job.Look) job.Cursor { return job.Cursor{CreateTime: l.CreateTime, ID: l.ID} })
 }
 
 func getLook(ctx context.Context, q querier, userID, id string, forUpdate bool) (*job.Look, error) {

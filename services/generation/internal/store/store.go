@@ -73,26 +73,10 @@ func (s *Store) GetJob(ctx context.Context, userID, id string) (*job.Job, error)
 // the first page), newest first, and the cursor of the next page (nil at
 // the end).
 func (s *Store) ListJobs(ctx context.Context, userID string, limit int, after *job.Cursor) ([]*job.Job, *job.Cursor, error) {
-	q := `SELECT ` + jobColumns + ` FROM jobs WHERE user_id = $1`
-	args := []any{userID, limit + 1}
-	if after != nil {
-		q += ` AND (create_time, id) < ($3, $4)`
-		args = append(args, after.CreateTime, after.ID)
-	}
-	q += ` ORDER BY create_time DESC, id DESC LIMIT $2`
-	rows, err := s.pool.Query(ctx, q, args...)
+	jobs, next, err := page(ctx, s.pool, "jobs", jobColumns, userID, limit, after, scanJob,
+		func(j *job.Job) job.Cursor { return job.Cursor{CreateTime: j.CreateTime, ID: j.ID} })
 	if err != nil {
-		return nil, nil, fmt.Errorf("list jobs: %w", err)
-	}
-	jobs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*job.Job, error) { return scanJob(r) })
-	if err != nil {
-		return nil, nil, fmt.Errorf("list jobs: %w", err)
-	}
-	var next *job.Cursor
-	if len(jobs) > limit {
-		jobs = jobs[:limit]
-		last := jobs[len(jobs)-1]
-		next = &job.Cursor{CreateTime: last.CreateTime, ID: last.ID}
+		return nil, nil, err
 	}
 	for _, j := range jobs {
 		if err := readOutputs(ctx, s.pool, j); err != nil {
@@ -133,6 +117,35 @@ func (s *Store) UpdateJob(ctx context.Context, userID, id string, fn func(j *job
 		return nil
 	})
 	return out, err
+}
+
+// page reads up to limit of the user's rows of table after cursor (nil for
+// the first page), newest first (create_time, id), and the cursor of the
+// next page (nil at the end).
+func page[T any](ctx context.Context, q querier, table, columns, userID string, limit int, after *job.Cursor,
+	scan func(pgx.Row) (T, error), cursor func(T) job.Cursor) ([]T, *job.Cursor, error) {
+	sql := `SELECT ` + columns + ` FROM ` + table + ` WHERE user_id = $1`
+	args := []any{userID, limit + 1}
+	if after != nil {
+		sql += ` AND (create_time, id) < ($3, $4)`
+		args = append(args, after.CreateTime, after.ID)
+	}
+	sql += ` ORDER BY create_time DESC, id DESC LIMIT $2`
+	rows, err := q.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("list %s: %w", table, err)
+	}
+	items, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (T, error) { return scan(r) })
+	if err != nil {
+		return nil, nil, fmt.Errorf("list %s: %w", table, err)
+	}
+	var next *job.Cursor
+	if len(items) > limit {
+		items = items[:limit]
+		c := cursor(items[len(items)-1])
+		next = &c
+	}
+	return items, next, nil
 }
 
 // Ref names a job and its owner.
