@@ -173,27 +173,42 @@ type blob struct {
 
 // spool copies body to a temporary file, hashing it if asked (exports are
 // stored as they come; images are hashed after re-encoding), and fails with
-// a ResourceExhausted error as soon as more than limit bytes arrive.
+// a ResourceExhausted error as soon as more than limit bytes arrive, before
+// writing them. A body that is an io.WriterTo (the API's chunk stream)
+// writes its chunks straight to the file, without an intermediate copy.
 func (s *Service) spool(body io.Reader, limit int64, hash bool) (*os.File, int64, string, error) {
 	f, err := os.CreateTemp(s.cfg.TempDir, "upload-*")
 	if err != nil {
 		return nil, 0, "", fmt.Errorf("spool upload: %w", err)
 	}
 	h := sha256.New()
-	var w io.Writer = f
+	w := &cappedWriter{w: f, limit: limit}
 	if hash {
-		w = io.MultiWriter(f, h)
+		w.w = io.MultiWriter(f, h)
 	}
-	n, err := io.CopyBuffer(w, io.LimitReader(body, limit+1), make([]byte, 256<<10))
-	if err == nil && n > limit {
-		err = apperr.TooMany(fmt.Sprintf("the file is larger than %d MB", limit>>20), 0)
-	}
+	n, err := io.CopyBuffer(w, body, make([]byte, 64<<10))
 	if err != nil {
 		_ = f.Close()
 		_ = os.Remove(f.Name())
 		return nil, 0, "", err
 	}
 	return f, n, hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// cappedWriter refuses the write that would take it past its limit, so an
+// oversized upload fails while it is still arriving.
+type cappedWriter struct {
+	w            io.Writer
+	limit, total int64
+}
+
+func (c *cappedWriter) Write(p []byte) (int, error) {
+	if int64(len(p)) > c.limit-c.total {
+		return 0, apperr.TooMany(fmt.Sprintf("the file is larger than %d MB", c.limit>>20), 0)
+	}
+	n, err := c.w.Write(p)
+	c.total += int64(n)
+	return n, err
 }
 
 // prepareExport checks that an export is a ZIP archive; it is stored as
