@@ -38,9 +38,10 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		return nil, err
 	}
 	svc, err := gallery.NewService(store.New(p.Pool), blobs, p.Logger, gallery.Config{
-		TempDir:    cfg.TempDir,
-		SigningKey: cfg.SigningKey,
-		PublicURL:  cfg.PublicURL,
+		TempDir:      cfg.TempDir,
+		SigningKey:   cfg.SigningKey,
+		PublicURL:    cfg.PublicURL,
+		DecodeMemory: cfg.DecodeMemory,
 	})
 	if err != nil {
 		return nil, err
