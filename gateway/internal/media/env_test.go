@@ -241,6 +241,14 @@ func (e *env) do(t testing.TB, method, path, auth string, body io.Reader, header
 	if err != nil {
 		t.Fatal(err)
 	}
+	if f, ok := body.(*os.File); ok {
+		// A file goes with its length, as browsers and curl send it.
+		st, err := f.Stat()
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.ContentLength = st.Size()
+	}
 	if auth != "" {
 		req.Header.Set("Authorization", auth)
 	}
@@ -293,6 +301,23 @@ func procStatus(pid int, field string) int64 {
 		}
 	}
 	return -1
+}
+
+// cpuTime is the CPU time (user + system) a process has used so far, from
+// /proc/<pid>/stat, at the kernel's 10 ms clock-tick resolution.
+func cpuTime(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return -1
+	}
+	// Fields after the command name (which may hold spaces), from field 3.
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	if len(f) < 13 {
+		return -1
+	}
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(utime+stime) * 10 * time.Millisecond
 }
 
 // resetPeak resets a process's peak RSS (VmHWM) to its current RSS.

@@ -15,7 +15,9 @@ import (
 	"testing"
 
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/proto"
 
+	"github.com/connectengine/photoshoot/gateway/internal/media"
 	mediav1 "github.com/connectengine/photoshoot/proto/photoshoot/media/v1"
 )
 
@@ -118,6 +120,10 @@ func TestUpload_badFileMatrixThroughTheGateway(t *testing.T) {
 		"truncated":  {func() (io.Reader, string) { j := jpegOf(t, 64, 48); return bytes.NewReader(j[:len(j)/2]), "image/jpeg" }, 400, 0},
 		"zero_bytes": {func() (io.Reader, string) { return bytes.NewReader(nil), "image/jpeg" }, 400, 0},
 		"26_mb_raw":  {func() (io.Reader, string) { return huge, "image/jpeg" }, 413, 25<<20 + 64<<10},
+		// With its length declared, refused before any of it is read.
+		"26_mb_raw_declared": {func() (io.Reader, string) {
+			return bytes.NewReader(append([]byte("\xFF\xD8\xFF"), make([]byte, 26<<20)...)), "image/jpeg"
+		}, 413, 1},
 		"svg": {func() (io.Reader, string) {
 			return strings.NewReader(`<svg xmlns="http://www.w3.org/2000/svg"/>`), "image/svg+xml"
 		}, 415, 0},
@@ -290,5 +296,15 @@ func TestContent_crossUserAndSignedURLs(t *testing.T) {
 	readBody(t, resp)
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("no credentials: %d", resp.StatusCode)
+	}
+}
+
+// TestChunkSize_fillsOneBufferPoolClass pins the arithmetic behind
+// ChunkSize: a full chunk marshals to exactly 32 KiB.
+func TestChunkSize_fillsOneBufferPoolClass(t *testing.T) {
+	t.Parallel()
+	m := &mediav1.UploadImageRequest{Part: &mediav1.UploadImageRequest_Chunk{Chunk: make([]byte, media.ChunkSize)}}
+	if got := proto.Size(m); got != 32<<10 {
+		t.Fatalf("a full chunk marshals to %d bytes, want %d", got, 32<<10)
 	}
 }

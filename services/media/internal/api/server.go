@@ -19,8 +19,14 @@ import (
 	"github.com/connectengine/photoshoot/services/media/internal/photo"
 )
 
-// MaxChunk is the largest chunk accepted in an upload or sent in a read.
+// MaxChunk is the largest chunk accepted in an upload.
 const MaxChunk = 64 << 10
+
+// sendChunk is the size of the chunks sent in a read: with the oneof tag
+// and length (4 bytes) a response message is exactly 32 KiB, a size class
+// of gRPC's default buffer pool, which zeroes every buffer it hands out; a
+// 64 KiB chunk would be marshalled (and received) in a 1 MiB buffer.
+const sendChunk = 32<<10 - 4
 
 // Server implements mediav1.MediaServiceServer.
 type Server struct {
@@ -119,35 +125,69 @@ func (s *Server) StoreImage(stream mediav1.MediaService_StoreImageServer) error 
 }
 
 // chunkReader reads an upload stream's chunks as one byte stream, refusing
-// chunks over MaxChunk.
+// chunks over MaxChunk. It is also an io.WriterTo, so io.Copy hands each
+// chunk to the destination as received instead of copying it through a
+// buffer of its own.
 type chunkReader struct {
 	recv func() ([]byte, error)
 	buf  []byte
 	done bool
 }
 
+// next returns the next chunk, io.EOF at the end of the stream.
+func (c *chunkReader) next() ([]byte, error) {
+	if c.done {
+		return nil, io.EOF
+	}
+	chunk, err := c.recv()
+	if errors.Is(err, io.EOF) {
+		c.done = true
+		return nil, io.EOF
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(chunk) > MaxChunk {
+		return nil, apperr.Invalid(fmt.Sprintf("chunks must be at most %d bytes", MaxChunk),
+			apperr.Violation{Field: "chunk", Description: fmt.Sprintf("%d bytes", len(chunk))})
+	}
+	return chunk, nil
+}
+
 func (c *chunkReader) Read(p []byte) (int, error) {
 	for len(c.buf) == 0 {
-		if c.done {
-			return 0, io.EOF
-		}
-		chunk, err := c.recv()
-		if errors.Is(err, io.EOF) {
-			c.done = true
-			continue
-		}
+		chunk, err := c.next()
 		if err != nil {
 			return 0, err
-		}
-		if len(chunk) > MaxChunk {
-			return 0, apperr.Invalid(fmt.Sprintf("chunks must be at most %d bytes", MaxChunk),
-				apperr.Violation{Field: "chunk", Description: fmt.Sprintf("%d bytes", len(chunk))})
 		}
 		c.buf = chunk
 	}
 	n := copy(p, c.buf)
 	c.buf = c.buf[n:]
 	return n, nil
+}
+
+// WriteTo writes the rest of the stream to w, one Write per chunk.
+func (c *chunkReader) WriteTo(w io.Writer) (int64, error) {
+	var total int64
+	for {
+		if len(c.buf) == 0 {
+			chunk, err := c.next()
+			if errors.Is(err, io.EOF) {
+				return total, nil
+			}
+			if err != nil {
+				return total, err
+			}
+			c.buf = chunk
+		}
+		n, err := w.Write(c.buf)
+		total += int64(n)
+		c.buf = c.buf[n:]
+		if err != nil {
+			return total, err
+		}
+	}
 }
 
 // ListImages pages through the caller's images.
@@ -281,7 +321,7 @@ func readRequest(id string, v mediav1.Variant, format string, offset, length int
 }
 
 func sendChunks(r io.Reader, send func([]byte) error) error {
-	buf := make([]byte, MaxChunk)
+	buf := make([]byte, sendChunk)
 	for {
 		n, err := io.ReadFull(r, buf)
 		if n > 0 {

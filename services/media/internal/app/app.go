@@ -8,6 +8,9 @@ import (
 	"context"
 	"net"
 
+	"google.golang.org/grpc/experimental"
+	"google.golang.org/grpc/mem"
+
 	"github.com/connectengine/photoshoot/pkg/platform"
 	mediav1 "github.com/connectengine/photoshoot/proto/photoshoot/media/v1"
 	"github.com/connectengine/photoshoot/services/media/internal/api"
@@ -16,6 +19,20 @@ import (
 	"github.com/connectengine/photoshoot/services/media/internal/gallery"
 	"github.com/connectengine/photoshoot/services/media/internal/store"
 )
+
+// init gives gRPC's default buffer pool, which zeroes every buffer it
+// hands out, size classes of 64 and 128 KiB besides its 256 B, 4, 16 and
+// 32 KiB and 1 MiB: clients may send chunks of up to 64 KiB (65,540-byte
+// messages), which would otherwise each be gathered in a zeroed 1 MiB
+// buffer, sixteen times the data. It must run before any server or client
+// is made, hence init.
+func init() {
+	pool, err := mem.NewBinaryTieredBufferPool(8, 12, 14, 15, 16, 17, 20)
+	if err != nil {
+		panic(err)
+	}
+	experimental.SetDefaultBufferPool(pool)
+}
 
 // App is a running media service.
 type App struct {
@@ -38,9 +55,10 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		return nil, err
 	}
 	svc, err := gallery.NewService(store.New(p.Pool), blobs, p.Logger, gallery.Config{
-		TempDir:    cfg.TempDir,
-		SigningKey: cfg.SigningKey,
-		PublicURL:  cfg.PublicURL,
+		TempDir:      cfg.TempDir,
+		SigningKey:   cfg.SigningKey,
+		PublicURL:    cfg.PublicURL,
+		DecodeMemory: cfg.DecodeMemory,
 	})
 	if err != nil {
 		return nil, err

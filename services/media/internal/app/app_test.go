@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"net"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -48,6 +49,7 @@ type env struct {
 	signer     *authn.Signer
 	signingKey []byte
 	mediaDir   string
+	tmpDir     string
 	nats       string
 	addr       string
 }
@@ -64,7 +66,7 @@ func start(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	ns := eventstest.New(t)
-	e := &env{signer: signer, mediaDir: t.TempDir(), nats: ns.URL()}
+	e := &env{signer: signer, mediaDir: t.TempDir(), tmpDir: t.TempDir(), nats: ns.URL()}
 	e.signingKey, _ = hex.DecodeString(signingKey)
 	vars := map[string]string{
 		"DATABASE_URL":        postgrestest.NewDatabase(t),
@@ -73,7 +75,7 @@ func start(t *testing.T) *env {
 		"SERVICE_AUTH_SECRET": secret,
 		"MEDIA_SIGNING_KEY":   signingKey,
 		"MEDIA_DIR":           e.mediaDir,
-		"MEDIA_TMP_DIR":       t.TempDir(),
+		"MEDIA_TMP_DIR":       e.tmpDir,
 		"PUBLIC_URL":          "http://photos.test",
 		"LOG_FORMAT":          "text",
 	}
@@ -284,6 +286,10 @@ func TestUpload_badFilesLeaveNoRowAndNoBlob(t *testing.T) {
 	}
 	if img.GetContentType() != "image/png" || img.GetWidth() != 30 || img.GetHeight() != 20 {
 		t.Fatalf("stored %v", img)
+	}
+	// Spooled uploads and re-encoded originals are gone once answered.
+	if left, err := os.ReadDir(e.tmpDir); err != nil || len(left) != 0 {
+		t.Fatalf("temporary files left: %v (%v)", left, err)
 	}
 }
 

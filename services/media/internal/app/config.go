@@ -4,9 +4,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/connectengine/photoshoot/pkg/platform"
+	"github.com/connectengine/photoshoot/services/media/internal/gallery"
 )
 
 // Config is the media service's configuration.
@@ -29,6 +31,9 @@ type Config struct {
 	// sweeper removes it (MEDIA_ORPHAN_GRACE, default 1h); SweepInterval is
 	// how often it looks (MEDIA_SWEEP_INTERVAL, default 10m).
 	OrphanGrace, SweepInterval time.Duration
+	// DecodeMemory bounds what image decodes in flight may hold, in bytes
+	// (MEDIA_DECODE_MEMORY_MB, default 256).
+	DecodeMemory int64
 }
 
 // LoadConfig reads the configuration from the environment.
@@ -61,6 +66,14 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	}
 	if c.SweepInterval, err = duration(getenv("MEDIA_SWEEP_INTERVAL"), 10*time.Minute); err != nil {
 		errs = append(errs, fmt.Errorf("MEDIA_SWEEP_INTERVAL: %w", err))
+	}
+	c.DecodeMemory = gallery.DefaultDecodeMemory
+	if v := getenv("MEDIA_DECODE_MEMORY_MB"); v != "" {
+		mb, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || mb < 16 || mb > 1<<20 {
+			errs = append(errs, fmt.Errorf("MEDIA_DECODE_MEMORY_MB must be a number of MiB from 16 to %d, not %q", 1<<20, v))
+		}
+		c.DecodeMemory = mb << 20
 	}
 	return c, errors.Join(errs...)
 }

@@ -1,11 +1,12 @@
 package gallery
 
 import (
-	"bytes"
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path"
 	"strings"
 
@@ -133,24 +134,40 @@ func (s *Service) ensureConverted(ctx context.Context, img Image, v Variant, fro
 		return fmt.Errorf("open %s of image %s: %w", v, img.ID, err)
 	}
 	defer src.Close()
-	select {
-	case s.slots <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
+	// Conversions are written to a temporary file, not held in memory.
+	out, err := os.CreateTemp(s.cfg.TempDir, "convert-*")
+	if err != nil {
+		return fmt.Errorf("create conversion: %w", err)
 	}
-	data, err := photo.Convert(src, from, to)
-	<-s.slots
+	defer func() {
+		_ = out.Close()
+		_ = os.Remove(out.Name())
+	}()
+	w, h := img.Width, img.Height
+	if v != VariantOriginal {
+		w, h = photo.PreviewSize, photo.PreviewSize
+	}
+	release, err := s.acquireDecode(ctx, photo.ConvertMemory(from, to, w, h))
+	if err != nil {
+		return err
+	}
+	// Provenance travels with the generated image in every format we can
+	// write it into.
+	var dst string
+	if v == VariantOriginal {
+		dst = img.DigitalSourceType
+	}
+	cw := &countingWriter{w: out}
+	bw := bufio.NewWriterSize(cw, 64<<10)
+	err = photo.Convert(bw, src, from, to, dst)
+	release()
+	if err == nil {
+		err = bw.Flush()
+	}
 	if err != nil {
 		return fmt.Errorf("convert image %s to %s: %w", img.ID, to, err)
 	}
-	if img.DigitalSourceType != "" && v == VariantOriginal && to != photo.FormatWebP {
-		// Provenance travels with the generated image in every format we
-		// can write it into.
-		if data, err = photo.WithDigitalSourceType(data, to, img.DigitalSourceType); err != nil {
-			return err
-		}
-	}
-	if err := s.blobs.Put(ctx, key, bytes.NewReader(data)); err != nil {
+	if err := s.blobs.Put(ctx, key, io.NewSectionReader(out, 0, cw.n)); err != nil {
 		return fmt.Errorf("cache conversion: %w", err)
 	}
 	return nil

@@ -1,6 +1,7 @@
 package gallery
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -10,11 +11,11 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"runtime"
 	"strings"
 	"time"
 
 	"github.com/google/uuid"
+	"golang.org/x/sync/semaphore"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/connectengine/photoshoot/pkg/apperr"
@@ -47,9 +48,11 @@ type Config struct {
 	SigningKey []byte
 	// PublicURL is where the gateway is reached, for signed URLs.
 	PublicURL string
-	// DecodeSlots bounds concurrent decodes, each of which may hold an
-	// image of up to photo.MaxPixels pixels in memory; GOMAXPROCS when 0.
-	DecodeSlots int
+	// DecodeMemory bounds the memory that decodes in flight may hold, in
+	// bytes: each is admitted by photo's estimate of its peak (from the
+	// header, before decoding), and one larger than the whole budget runs
+	// alone. DefaultDecodeMemory when 0.
+	DecodeMemory int64
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 }
@@ -61,16 +64,22 @@ type Service struct {
 	logger *slog.Logger
 	signer *Signer
 	cfg    Config
-	slots  chan struct{}
+	decode *semaphore.Weighted
 }
+
+// DefaultDecodeMemory is the default decode budget: one 50-megapixel
+// image of the heavier kinds (a progressive JPEG, an RGBA PNG) at a time,
+// or several photos of a usual size, within a 1 GiB pod with room for
+// the garbage collector.
+const DefaultDecodeMemory = 256 << 20
 
 // NewService returns the service.
 func NewService(repo Repository, blobs blobstore.Store, logger *slog.Logger, cfg Config) (*Service, error) {
 	if len(cfg.SigningKey) < 32 {
 		return nil, errors.New("gallery: signing key must be at least 32 bytes")
 	}
-	if cfg.DecodeSlots <= 0 {
-		cfg.DecodeSlots = runtime.GOMAXPROCS(0)
+	if cfg.DecodeMemory <= 0 {
+		cfg.DecodeMemory = DefaultDecodeMemory
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -84,7 +93,7 @@ func NewService(repo Repository, blobs blobstore.Store, logger *slog.Logger, cfg
 		logger: logger,
 		signer: NewSigner(cfg.SigningKey),
 		cfg:    cfg,
-		slots:  make(chan struct{}, cfg.DecodeSlots),
+		decode: semaphore.NewWeighted(cfg.DecodeMemory),
 	}, nil
 }
 
@@ -138,7 +147,11 @@ func (s *Service) Add(ctx context.Context, n NewImage, body io.Reader) (Image, e
 	if n.Kind == KindExport {
 		blobs, err = s.prepareExport(f, size, sum, &img)
 	} else {
-		blobs, err = s.prepareImage(ctx, f, size, n, &img)
+		var cleanup func()
+		blobs, cleanup, err = s.prepareImage(ctx, f, size, n, &img)
+		if cleanup != nil {
+			defer cleanup()
+		}
 	}
 	if err != nil {
 		return Image{}, err
@@ -173,27 +186,42 @@ type blob struct {
 
 // spool copies body to a temporary file, hashing it if asked (exports are
 // stored as they come; images are hashed after re-encoding), and fails with
-// a ResourceExhausted error as soon as more than limit bytes arrive.
+// a ResourceExhausted error as soon as more than limit bytes arrive, before
+// writing them. A body that is an io.WriterTo (the API's chunk stream)
+// writes its chunks straight to the file, without an intermediate copy.
 func (s *Service) spool(body io.Reader, limit int64, hash bool) (*os.File, int64, string, error) {
 	f, err := os.CreateTemp(s.cfg.TempDir, "upload-*")
 	if err != nil {
 		return nil, 0, "", fmt.Errorf("spool upload: %w", err)
 	}
 	h := sha256.New()
-	var w io.Writer = f
+	w := &cappedWriter{w: f, limit: limit}
 	if hash {
-		w = io.MultiWriter(f, h)
+		w.w = io.MultiWriter(f, h)
 	}
-	n, err := io.CopyBuffer(w, io.LimitReader(body, limit+1), make([]byte, 256<<10))
-	if err == nil && n > limit {
-		err = apperr.TooMany(fmt.Sprintf("the file is larger than %d MB", limit>>20), 0)
-	}
+	n, err := io.CopyBuffer(w, body, make([]byte, 64<<10))
 	if err != nil {
 		_ = f.Close()
 		_ = os.Remove(f.Name())
 		return nil, 0, "", err
 	}
 	return f, n, hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// cappedWriter refuses the write that would take it past its limit, so an
+// oversized upload fails while it is still arriving.
+type cappedWriter struct {
+	w            io.Writer
+	limit, total int64
+}
+
+func (c *cappedWriter) Write(p []byte) (int, error) {
+	if int64(len(p)) > c.limit-c.total {
+		return 0, apperr.TooMany(fmt.Sprintf("the file is larger than %d MB", c.limit>>20), 0)
+	}
+	n, err := c.w.Write(p)
+	c.total += int64(n)
+	return n, err
 }
 
 // prepareExport checks that an export is a ZIP archive; it is stored as
@@ -211,11 +239,13 @@ func (s *Service) prepareExport(f *os.File, size int64, sum string, img *Image) 
 }
 
 // prepareImage checks, decodes and re-encodes an image and makes its
-// renditions.
-func (s *Service) prepareImage(ctx context.Context, f *os.File, size int64, n NewImage, img *Image) ([]blob, error) {
+// renditions. The re-encoded original is written to a second temporary
+// file, hashed on the way, rather than held in memory; it is removed with
+// the spooled upload once stored. The renditions are small (≤ 1024 px).
+func (s *Service) prepareImage(ctx context.Context, f *os.File, size int64, n NewImage, img *Image) ([]blob, func(), error) {
 	info, err := photo.Inspect(f, size)
 	if err != nil {
-		return nil, contentError(err)
+		return nil, nil, contentError(err)
 	}
 	var opt photo.Options
 	if n.Kind == KindGenerated {
@@ -224,28 +254,66 @@ func (s *Service) prepareImage(ctx context.Context, f *os.File, size int64, n Ne
 			opt.DigitalSourceType = photo.DigitalSourceCompositeTrainedAlgorithmic
 		}
 	}
-	select {
-	case s.slots <- struct{}{}:
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-	res, err := photo.Process(io.NewSectionReader(f, 0, size), info, opt)
-	<-s.slots
+	out, err := os.CreateTemp(s.cfg.TempDir, "original-*")
 	if err != nil {
-		return nil, contentError(err)
+		return nil, nil, fmt.Errorf("create original: %w", err)
 	}
-	sum := sha256.Sum256(res.Original.Data)
-	img.Width, img.Height = res.Original.Width, res.Original.Height
-	img.ContentType = res.Original.Format.ContentType()
-	img.Size = int64(len(res.Original.Data))
-	img.SHA256 = hex.EncodeToString(sum[:])
+	cleanup := func() {
+		_ = out.Close()
+		_ = os.Remove(out.Name())
+	}
+	h := sha256.New()
+	cw := &countingWriter{w: io.MultiWriter(out, h)}
+	bw := bufio.NewWriterSize(cw, 64<<10)
+
+	release, err := s.acquireDecode(ctx, info.Memory)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	res, err := photo.Process(io.NewSectionReader(f, 0, size), info, opt, bw)
+	release()
+	if err == nil {
+		err = bw.Flush()
+	}
+	if err != nil {
+		cleanup()
+		return nil, nil, contentError(err)
+	}
+	img.Width, img.Height = res.Info.Width, res.Info.Height
+	img.ContentType = res.Info.Format.ContentType()
+	img.Size = cw.n
+	img.SHA256 = hex.EncodeToString(h.Sum(nil))
 	img.RenditionType = res.Preview.Format.ContentType()
 	img.DigitalSourceType = opt.DigitalSourceType
 	return []blob{
-		{variant: VariantOriginal, body: bytes.NewReader(res.Original.Data)},
+		{variant: VariantOriginal, body: io.NewSectionReader(out, 0, cw.n)},
 		{variant: VariantPreview, body: bytes.NewReader(res.Preview.Data)},
 		{variant: VariantThumbnail, body: bytes.NewReader(res.Thumbnail.Data)},
-	}, nil
+	}, cleanup, nil
+}
+
+// acquireDecode waits until the decode budget admits a decode estimated
+// to hold need bytes, and returns the function that gives them back. A
+// decode larger than the whole budget waits for all of it.
+func (s *Service) acquireDecode(ctx context.Context, need int64) (func(), error) {
+	need = min(max(need, 1), s.cfg.DecodeMemory)
+	if err := s.decode.Acquire(ctx, need); err != nil {
+		return nil, err
+	}
+	return func() { s.decode.Release(need) }, nil
+}
+
+// countingWriter counts the bytes written through it.
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // contentError turns what photo found wrong with a file into an error the

@@ -44,6 +44,12 @@ func Orient(img image.Image, orientation int) image.Image {
 			orientPlane(dst.Pix, dst.Stride, src.Pix, src.Stride, w, h, 4, orientation)
 			return dst
 		}
+	case *image.RGBA:
+		if b.Min == (image.Point{}) {
+			dst := image.NewRGBA(image.Rect(0, 0, dw, dh))
+			orientPlane(dst.Pix, dst.Stride, src.Pix, src.Stride, w, h, 4, orientation)
+			return dst
+		}
 	}
 	n := image.NewNRGBA(image.Rect(0, 0, w, h))
 	draw.Draw(n, n.Bounds(), img, b.Min, draw.Src)

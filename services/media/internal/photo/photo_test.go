@@ -4,7 +4,11 @@ import (
 	"bytes"
 	"errors"
 	"image"
+	"image/color"
+	"image/draw"
 	"image/jpeg"
+	"image/png"
+	"io"
 	"testing"
 
 	"github.com/connectengine/photoshoot/services/media/internal/photo"
@@ -86,11 +90,11 @@ func TestProcess_rotatedPhotoWithGPSComesBackUprightWithoutMetadata(t *testing.T
 	if info.Orientation != 6 || info.Width != 40 || info.Height != 80 {
 		t.Fatalf("info %+v, want orientation 6 and 40×80 upright", info)
 	}
-	res, err := photo.Process(bytes.NewReader(src), info, photo.Options{})
-	if err != nil {
+	var orig bytes.Buffer
+	if _, err := photo.Process(bytes.NewReader(src), info, photo.Options{}, &orig); err != nil {
 		t.Fatal(err)
 	}
-	out := res.Original.Data
+	out := orig.Bytes()
 	for _, secret := range [][]byte{phototest.GPSLatitude, []byte("Exif"), {0xFF, 0xE1}} {
 		if bytes.Contains(out, secret) {
 			t.Errorf("stored original still contains %q", secret)
@@ -146,56 +150,169 @@ func TestProcess_renditionsAndFormats(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := photo.Process(bytes.NewReader(src), info, photo.Options{})
+	var orig bytes.Buffer
+	res, err := photo.Process(bytes.NewReader(src), info, photo.Options{}, &orig)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for name, c := range map[string]struct {
-		e    photo.Encoded
+		data []byte
 		w, h int
 	}{
-		"original":  {res.Original, 3000, 2000},
-		"preview":   {res.Preview, 1024, 683},
-		"thumbnail": {res.Thumbnail, 512, 342},
+		"original":  {orig.Bytes(), 3000, 2000},
+		"preview":   {res.Preview.Data, 1024, 683},
+		"thumbnail": {res.Thumbnail.Data, 512, 342},
 	} {
-		cfg, err := jpeg.DecodeConfig(bytes.NewReader(c.e.Data))
+		cfg, err := jpeg.DecodeConfig(bytes.NewReader(c.data))
 		if err != nil || cfg.Width != c.w || cfg.Height != c.h {
 			t.Errorf("%s: %dx%d (%v), want %dx%d", name, cfg.Width, cfg.Height, err, c.w, c.h)
 		}
 	}
+	if res.Info.Width != 3000 || res.Info.Height != 2000 || res.Info.Format != photo.FormatJPEG {
+		t.Errorf("result info %+v", res.Info)
+	}
 	for _, to := range []photo.Format{photo.FormatPNG, photo.FormatWebP, photo.FormatJPEG} {
-		out, err := photo.Convert(bytes.NewReader(res.Thumbnail.Data), photo.FormatJPEG, to)
-		if err != nil {
+		var out bytes.Buffer
+		if err := photo.Convert(&out, bytes.NewReader(res.Thumbnail.Data), photo.FormatJPEG, to, ""); err != nil {
 			t.Fatal(err)
 		}
-		if f, err := photo.Sniff(out); err != nil || f != to {
+		if f, err := photo.Sniff(out.Bytes()); err != nil || f != to {
 			t.Errorf("convert to %s gave %s (%v)", to, f, err)
 		}
 	}
 }
 
-func TestWithDigitalSourceType(t *testing.T) {
+func TestProcessAndConvert_writeDigitalSourceTypeIntoJPEGAndPNG(t *testing.T) {
 	t.Parallel()
-	for _, f := range []photo.Format{photo.FormatJPEG, photo.FormatPNG} {
-		var src []byte
-		if f == photo.FormatJPEG {
-			src = phototest.JPEG(t, 20, 20)
-		} else {
-			src = phototest.PNG(t, 20, 20)
-		}
-		out, err := photo.WithDigitalSourceType(src, f, photo.DigitalSourceCompositeTrainedAlgorithmic)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Contains(out, []byte("<Iptc4xmpExt:DigitalSourceType>"+photo.DigitalSourceCompositeTrainedAlgorithmic)) {
-			t.Errorf("%s: no DigitalSourceType", f)
-		}
-		// Still a valid image of the same format with no other problems.
-		info, err := photo.Inspect(bytes.NewReader(out), int64(len(out)))
-		if err != nil || info.Format != f {
-			t.Errorf("%s with XMP: %+v, %v", f, info, err)
+	const dst = photo.DigitalSourceCompositeTrainedAlgorithmic
+	packet := []byte("<Iptc4xmpExt:DigitalSourceType>" + dst + "<")
+	for name, c := range map[string]struct {
+		src  []byte
+		want photo.Format
+	}{
+		"jpeg":           {phototest.JPEG(t, 20, 20), photo.FormatJPEG},
+		"png":            {phototest.PNG(t, 20, 20), photo.FormatPNG},
+		"webp_to_png":    {phototest.WebP(t, 20, 20), photo.FormatPNG},
+		"large_png_rows": {phototest.PNG(t, 700, 300), photo.FormatPNG},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			info, err := photo.Inspect(bytes.NewReader(c.src), int64(len(c.src)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var orig bytes.Buffer
+			res, err := photo.Process(bytes.NewReader(c.src), info, photo.Options{DigitalSourceType: dst}, &orig)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := orig.Bytes()
+			if res.Info.Format != c.want || !bytes.Contains(out, packet) {
+				t.Fatalf("written as %s, packet present %v", res.Info.Format, bytes.Contains(out, packet))
+			}
+			// Still a valid image of that format with nothing else wrong.
+			if got, err := photo.Inspect(bytes.NewReader(out), int64(len(out))); err != nil || got.Format != c.want {
+				t.Fatalf("with XMP: %+v, %v", got, err)
+			}
+			// A conversion of the stored original carries it too.
+			to := photo.FormatJPEG
+			if c.want == photo.FormatJPEG {
+				to = photo.FormatPNG
+			}
+			var conv bytes.Buffer
+			if err := photo.Convert(&conv, bytes.NewReader(out), c.want, to, dst); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := photo.Inspect(bytes.NewReader(conv.Bytes()), int64(conv.Len())); err != nil || got.Format != to || !bytes.Contains(conv.Bytes(), packet) {
+				t.Fatalf("conversion to %s: %+v, %v, packet present %v", to, got, err, bytes.Contains(conv.Bytes(), packet))
+			}
+		})
+	}
+}
+
+func TestFit_transparentPixelsDoNotBleedAndAnyTypeShrinks(t *testing.T) {
+	t.Parallel()
+	// Left half opaque red, right half fully transparent green: every box
+	// of the 2×1 result mixes the halves only in the middle column pair.
+	n := image.NewNRGBA(image.Rect(0, 0, 8, 4))
+	for y := range 4 {
+		for x := range 8 {
+			c := color.NRGBA{255, 0, 0, 255}
+			if x >= 3 {
+				c = color.NRGBA{0, 255, 0, 0}
+			}
+			n.SetNRGBA(x, y, c)
 		}
 	}
+	pal := image.NewPaletted(n.Bounds(), color.Palette{color.NRGBA{255, 0, 0, 255}, color.NRGBA{0, 255, 0, 0}})
+	draw.Draw(pal, pal.Bounds(), n, image.Point{}, draw.Src)
+	for name, src := range map[string]image.Image{"nrgba": n, "paletted": pal} {
+		got, ok := photo.Fit(src, 2).(*image.RGBA)
+		if !ok || got.Bounds().Dx() != 2 || got.Bounds().Dy() != 1 {
+			t.Fatalf("%s: %T %v, want a 2×1 RGBA", name, got, got.Bounds())
+		}
+		left, right := got.RGBAAt(0, 0), got.RGBAAt(1, 0)
+		// Left box: 3 red columns of 4 → 3/4 coverage, premultiplied red.
+		if left.G != 0 || left.A < 190 || left.A > 193 || left.R != left.A {
+			t.Errorf("%s: left %v, want premultiplied red at 3/4 alpha, no green", name, left)
+		}
+		if right != (color.RGBA{}) {
+			t.Errorf("%s: right %v, want fully transparent", name, right)
+		}
+	}
+}
+
+func TestInspect_memoryEstimateByKind(t *testing.T) {
+	t.Parallel()
+	const w, h = 800, 600
+	px := float64(w * h)
+	jpg := phototest.JPEG(t, w, h) // Go writes 4:2:0
+	progressive := bytes.Clone(jpg)
+	if i := bytes.Index(progressive, []byte{0xFF, 0xC0}); i < 0 {
+		t.Fatal("no SOF0 in the fixture")
+	} else {
+		progressive[i+1] = 0xC2 // SOF2: the header of a progressive JPEG
+	}
+	for name, c := range map[string]struct {
+		data []byte
+		// bytes per pixel expected beyond the rendition allowance
+		bpp float64
+	}{
+		"jpeg_420":             {jpg, 1.5},
+		"jpeg_420_progressive": {progressive, 1.5 * 5},
+		"jpeg_rotated":         {phototest.RotatedWithGPS(t, w, h), 1.5 * 2},
+		"png_rgba":             {phototest.PNG(t, w, h), 4},
+		"png_16_bit":           {png16(t, w, h), 8},
+		"webp_lossy":           {phototest.WebP(t, w, h), 1.5 + 8},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			info, err := photo.Inspect(bytes.NewReader(c.data), int64(len(c.data)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := float64(info.Memory-8<<20) / px
+			if got < c.bpp*0.99 || got > c.bpp*1.01 {
+				t.Fatalf("estimate %.2f bytes per pixel, want %.2f", got, c.bpp)
+			}
+		})
+	}
+	if got, want := photo.ConvertMemory(photo.FormatJPEG, photo.FormatWebP, w, h), int64(px*9.5)+8<<20; got != want {
+		t.Errorf("ConvertMemory jpeg→webp = %d, want %d", got, want)
+	}
+}
+
+func png16(t *testing.T, w, h int) []byte {
+	t.Helper()
+	img := image.NewNRGBA64(image.Rect(0, 0, w, h))
+	for i := range img.Pix {
+		img.Pix[i] = byte(i)
+	}
+	var b bytes.Buffer
+	if err := png.Encode(&b, img); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
 }
 
 // FuzzSniffDecode feeds arbitrary bytes through the upload path: nothing
@@ -222,7 +339,7 @@ func FuzzSniffDecode(f *testing.F) {
 		if info.Width*info.Height > 4<<20 {
 			return // decoding giant valid images only slows the fuzzer
 		}
-		res, err := photo.Process(bytes.NewReader(data), info, photo.Options{})
+		res, err := photo.Process(bytes.NewReader(data), info, photo.Options{}, io.Discard)
 		if err != nil {
 			var corrupt *photo.CorruptError
 			if !errors.As(err, &corrupt) {
@@ -230,8 +347,8 @@ func FuzzSniffDecode(f *testing.F) {
 			}
 			return
 		}
-		if res.Original.Width != info.Width || res.Original.Height != info.Height {
-			t.Fatalf("decoded %dx%d, header said %dx%d", res.Original.Width, res.Original.Height, info.Width, info.Height)
+		if res.Info.Width != info.Width || res.Info.Height != info.Height {
+			t.Fatalf("decoded %dx%d, header said %dx%d", res.Info.Width, res.Info.Height, info.Width, info.Height)
 		}
 	})
 }

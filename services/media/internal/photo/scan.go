@@ -27,6 +27,16 @@ type layout struct {
 	// zipEOCD reports a ZIP end-of-central-directory record that ends
 	// exactly at the end of the file: what a ZIP reader looks for.
 	zipEOCD bool
+	// frame is a JPEG's start-of-frame header, which sizes its decode.
+	frame jpegFrame
+}
+
+// jpegFrame is what a JPEG's SOFn segment says about its decoding.
+type jpegFrame struct {
+	progressive bool
+	// sampling holds each component's horizontal and vertical sampling
+	// factors.
+	sampling [][2]int
 }
 
 // maxTrailingHead is how much trailing data is kept to name it.
@@ -240,13 +250,16 @@ func scanJPEG(r *bufio.Reader) (layout, error) {
 		if n < 2 {
 			return layout{}, fmt.Errorf("segment length %d at offset %d", n, p.n-2)
 		}
-		if m == 0xE1 {
+		if m == 0xE1 || isSOF(m) {
 			seg := make([]byte, n-2)
 			if err := p.full(seg); err != nil {
 				return layout{}, err
 			}
-			if body, ok := bytes.CutPrefix(seg, []byte("Exif\x00\x00")); ok {
+			if body, ok := bytes.CutPrefix(seg, []byte("Exif\x00\x00")); ok && m == 0xE1 {
 				l.orientation = exifOrientation(body)
+			}
+			if isSOF(m) && len(l.frame.sampling) == 0 {
+				l.frame = parseFrame(m, seg)
 			}
 		} else if err := p.skip(n - 2); err != nil {
 			return layout{}, err
@@ -255,6 +268,29 @@ func scanJPEG(r *bufio.Reader) (layout, error) {
 			inScan = true
 		}
 	}
+}
+
+// isSOF reports a start-of-frame marker (SOF0–SOF15 but DHT, JPG and DAC).
+func isSOF(m byte) bool {
+	return m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC
+}
+
+// parseFrame reads a SOFn segment body: precision, height, width, the
+// component count, then per component its id, sampling factors and table.
+func parseFrame(m byte, seg []byte) jpegFrame {
+	f := jpegFrame{progressive: m == 0xC2 || m == 0xC6 || m == 0xCA || m == 0xCE}
+	if len(seg) < 6 {
+		return f
+	}
+	n := int(seg[5])
+	for i := range n {
+		o := 6 + 3*i
+		if o+3 > len(seg) {
+			break
+		}
+		f.sampling = append(f.sampling, [2]int{int(seg[o+1] >> 4), int(seg[o+1] & 0x0F)})
+	}
+	return f
 }
 
 func scanPNG(r *bufio.Reader) (layout, error) {
