@@ -283,7 +283,8 @@ func pageState(ctx context.Context) string {
 	c, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	s, err := chromedp.Run(c, chromedp.Evaluate[string](
-		`location.href + ' — ' + (document.querySelector('main') || document.body).innerText.replace(/\s+/g, ' ').slice(0, 400)`))
+		`location.href + ' — alerts: [' + [...document.querySelectorAll('.alert, [role=alert]')].map((a) => a.innerText.replace(/\s+/g, ' ')).join(' | ') +
+		'] — page: ' + (document.querySelector('main') || document.body).innerText.replace(/\s+/g, ' ').slice(0, 1500)`))
 	if err != nil {
 		return "unknown: " + err.Error()
 	}
