@@ -640,6 +640,15 @@ func TestEvents_uploadDeleteAndUserPurge(t *testing.T) {
 	if _, err := e.client.GetImage(e.as(t, "user-gone"), &mediav1.GetImageRequest{ImageId: img.GetId()}); code(err) != codes.NotFound {
 		t.Errorf("image of the deleted user: %v", err)
 	}
+	// An image that arrives for the user after the purge (an analysis mask
+	// or a generated shot still in flight) is refused and leaves nothing.
+	_, err = e.store(t, &mediav1.StoreMetadata{UserId: "user-gone", Kind: mediav1.ImageKind_IMAGE_KIND_MASK, ParentImageId: img.GetId()}, phototest.PNG(t, 10, 10))
+	if code(err) != codes.FailedPrecondition {
+		t.Errorf("store for a purged user: %v, want FailedPrecondition", err)
+	}
+	if _, err := e.upload(t, "user-gone", "late.png", phototest.PNG(t, 10, 10)); code(err) != codes.FailedPrecondition {
+		t.Errorf("upload for a purged user: %v, want FailedPrecondition", err)
+	}
 	for _, f := range e.blobFiles(t) {
 		if strings.Contains(f, "user-gone") {
 			t.Errorf("blob of the deleted user left: %s", f)

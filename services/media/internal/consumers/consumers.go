@@ -40,11 +40,16 @@ func UserDeleted(pool *pgxpool.Pool, js jetstream.JetStream, logger *slog.Logger
 			if err := msg.Unmarshal(&ev); err != nil {
 				return err
 			}
-			if err := svc.PurgeBlobs(ctx, ev.GetUserId()); err != nil {
-				return err
-			}
+			// Rows first (this waits for inserts in flight and refuses later
+			// ones), then every blob under the user's prefix: a blob is
+			// written before its row, so each one whose row committed is
+			// there to delete, and an image refused by the tombstone deletes
+			// its own.
 			n, err := store.DeleteUser(ctx, tx, ev.GetUserId())
 			if err != nil {
+				return err
+			}
+			if err := svc.PurgeBlobs(ctx, ev.GetUserId()); err != nil {
 				return err
 			}
 			confirm := events.Event{

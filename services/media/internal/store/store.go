@@ -5,6 +5,7 @@
 package store
 
 import (
+	"crypto/sha256"
 	"context"
 	"embed"
 	"errors"
@@ -52,19 +53,39 @@ func scanImage(row pgx.Row) (gallery.Image, error) {
 }
 
 // Insert stores a record and its events in one transaction.
+//
+// It holds the user's purge lock shared, so it either commits before a
+// purge of the user starts (and the purge deletes the row and its blobs)
+// or sees the purge's tombstone and is refused with ErrUserPurged (and the
+// caller deletes the blobs it wrote).
 func (s *Store) Insert(ctx context.Context, img gallery.Image, evs ...events.Event) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO images (id, user_id, kind, parent_image_id, job_id, width, height,
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock_shared(hashtextextended($1, 7))`, img.UserID); err != nil {
+			return fmt.Errorf("lock user %s: %w", img.UserID, err)
+		}
+		tag, err := tx.Exec(ctx, `INSERT INTO images (id, user_id, kind, parent_image_id, job_id, width, height,
 			content_type, size_bytes, sha256, rendition_type, file_name, digital_source_type, create_time)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+			SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14
+			WHERE NOT EXISTS (SELECT 1 FROM purged_users WHERE user_hash = $15)`,
 			img.ID, img.UserID, int16(img.Kind), img.ParentID, img.JobID, img.Width, img.Height,
 			img.ContentType, img.Size, img.SHA256, img.RenditionType, img.FileName, img.DigitalSourceType,
-			img.CreateTime)
+			img.CreateTime, userHash(img.UserID))
 		if err != nil {
 			return fmt.Errorf("insert image %s: %w", img.ID, err)
 		}
+		if tag.RowsAffected() == 0 {
+			return ErrUserPurged
+		}
 		return events.Append(ctx, tx, evs...)
 	})
+}
+
+// ErrUserPurged refuses an image for a user whose account was deleted.
+var ErrUserPurged = apperr.Precondition("USER_DELETED", "the account was deleted")
+
+func userHash(userID string) []byte {
+	h := sha256.Sum256([]byte(userID))
+	return h[:]
 }
 
 // Get reads the user's record.
@@ -185,6 +206,14 @@ func (s *Store) Existing(ctx context.Context, ids []string) (map[string]bool, er
 // DeleteUser deletes every record of a user inside tx (the consumer's
 // inbox transaction) and returns how many there were.
 func DeleteUser(ctx context.Context, tx pgx.Tx, userID string) (int64, error) {
+	// Wait for inserts in flight for the user (they hold the lock shared),
+	// then refuse later ones with the tombstone.
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 7))`, userID); err != nil {
+		return 0, fmt.Errorf("lock user %s: %w", userID, err)
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO purged_users (user_hash, purged_at) VALUES ($1, now()) ON CONFLICT DO NOTHING`, userHash(userID)); err != nil {
+		return 0, fmt.Errorf("tombstone user %s: %w", userID, err)
+	}
 	tag, err := tx.Exec(ctx, `DELETE FROM images WHERE user_id = $1`, userID)
 	if err != nil {
 		return 0, fmt.Errorf("delete images of user %s: %w", userID, err)
