@@ -53,6 +53,7 @@ var env struct {
 type runJSON struct {
 	Gateway  string            `json:"gateway"`
 	Services map[string]string `json:"services"`
+	Postgres string            `json:"postgres"`
 }
 
 func TestMain(m *testing.M) {

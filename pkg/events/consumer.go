@@ -16,11 +16,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/metric"
-	"go.opentelemetry.io/otel/trace"
 
 	"github.com/connectengine/photoshoot/pkg/postgres"
 )
@@ -231,17 +229,7 @@ func (c *Consumer) handle(ctx context.Context, msg jetstream.Msg) {
 		m.ID = md.Stream + ":" + strconv.FormatUint(md.Sequence.Stream, 10)
 	}
 
-	ctx = otel.GetTextMapPropagator().Extract(ctx, headerCarrier(msg.Headers()))
-	ctx, span := otel.Tracer(tracerName).Start(ctx, "process "+m.Subject,
-		trace.WithSpanKind(trace.SpanKindConsumer),
-		trace.WithAttributes(
-			attribute.String("messaging.system", "nats"),
-			attribute.String("messaging.operation.type", "process"),
-			attribute.String("messaging.destination.name", m.Subject),
-			attribute.String("messaging.consumer.group.name", c.cfg.Durable),
-			attribute.String("messaging.message.id", m.ID),
-			attribute.Int64("messaging.message.delivery_count", int64(m.NumDelivered)),
-		))
+	ctx, span := StartProcessSpan(ctx, msg, c.cfg.Durable, m.ID, m.NumDelivered)
 	defer span.End()
 
 	if m.NumDelivered > uint64(c.cfg.MaxDeliver) {

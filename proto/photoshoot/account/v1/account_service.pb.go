@@ -96,6 +96,8 @@ const (
 	ExportState_EXPORT_STATE_SUCCEEDED ExportState = 3
 	// The export could not be assembled.
 	ExportState_EXPORT_STATE_FAILED ExportState = 4
+	// The zip was deleted after the retention period; start a new export.
+	ExportState_EXPORT_STATE_EXPIRED ExportState = 5
 )
 
 // Enum value maps for ExportState.
@@ -106,6 +108,7 @@ var (
 		2: "EXPORT_STATE_RUNNING",
 		3: "EXPORT_STATE_SUCCEEDED",
 		4: "EXPORT_STATE_FAILED",
+		5: "EXPORT_STATE_EXPIRED",
 	}
 	ExportState_value = map[string]int32{
 		"EXPORT_STATE_UNSPECIFIED": 0,
@@ -113,6 +116,7 @@ var (
 		"EXPORT_STATE_RUNNING":     2,
 		"EXPORT_STATE_SUCCEEDED":   3,
 		"EXPORT_STATE_FAILED":      4,
+		"EXPORT_STATE_EXPIRED":     5,
 	}
 )
 
@@ -3436,13 +3440,14 @@ const file_photoshoot_account_v1_account_service_proto_rawDesc = "" +
 	"\x16USER_STATE_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11USER_STATE_ACTIVE\x10\x01\x12\x17\n" +
 	"\x13USER_STATE_DELETING\x10\x02\x12\x16\n" +
-	"\x12USER_STATE_DELETED\x10\x03*\x94\x01\n" +
+	"\x12USER_STATE_DELETED\x10\x03*\xae\x01\n" +
 	"\vExportState\x12\x1c\n" +
 	"\x18EXPORT_STATE_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14EXPORT_STATE_PENDING\x10\x01\x12\x18\n" +
 	"\x14EXPORT_STATE_RUNNING\x10\x02\x12\x1a\n" +
 	"\x16EXPORT_STATE_SUCCEEDED\x10\x03\x12\x17\n" +
-	"\x13EXPORT_STATE_FAILED\x10\x042\x9e\x19\n" +
+	"\x13EXPORT_STATE_FAILED\x10\x04\x12\x18\n" +
+	"\x14EXPORT_STATE_EXPIRED\x10\x052\x9e\x19\n" +
 	"\x0eAccountService\x12\x91\x01\n" +
 	"\x0fCreateMagicLink\x12-.photoshoot.account.v1.CreateMagicLinkRequest\x1a..photoshoot.account.v1.CreateMagicLinkResponse\"\x1f\x82\xd3\xe4\x93\x02\x19:\x01*\"\x14/v1/auth/magic-links\x12\x88\x01\n" +
 	"\rCreateSession\x12+.photoshoot.account.v1.CreateSessionRequest\x1a,.photoshoot.account.v1.CreateSessionResponse\"\x1c\x82\xd3\xe4\x93\x02\x16:\x01*\"\x11/v1/auth/sessions\x12\xa9\x01\n" +

@@ -1679,6 +1679,118 @@ func (x *ExportUserDataResponse) GetImages() []*Image {
 	return nil
 }
 
+// DiscardJobImagesRequest names a user's generation job and the outputs to
+// keep.
+type DiscardJobImagesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Owner; required.
+	UserId string `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	// Generation job whose images go; required.
+	JobId string `protobuf:"bytes,2,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	// Image ids of the job's committed outputs, which stay. Empty: every
+	// generated image of the job goes.
+	KeepImageIds  []string `protobuf:"bytes,3,rep,name=keep_image_ids,json=keepImageIds,proto3" json:"keep_image_ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DiscardJobImagesRequest) Reset() {
+	*x = DiscardJobImagesRequest{}
+	mi := &file_photoshoot_media_v1_media_service_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DiscardJobImagesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DiscardJobImagesRequest) ProtoMessage() {}
+
+func (x *DiscardJobImagesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_photoshoot_media_v1_media_service_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DiscardJobImagesRequest.ProtoReflect.Descriptor instead.
+func (*DiscardJobImagesRequest) Descriptor() ([]byte, []int) {
+	return file_photoshoot_media_v1_media_service_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *DiscardJobImagesRequest) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *DiscardJobImagesRequest) GetJobId() string {
+	if x != nil {
+		return x.JobId
+	}
+	return ""
+}
+
+func (x *DiscardJobImagesRequest) GetKeepImageIds() []string {
+	if x != nil {
+		return x.KeepImageIds
+	}
+	return nil
+}
+
+// DiscardJobImagesResponse says how many images were deleted.
+type DiscardJobImagesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Images deleted by this call; 0 when there was nothing left to delete.
+	DeletedCount  int32 `protobuf:"varint,1,opt,name=deleted_count,json=deletedCount,proto3" json:"deleted_count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DiscardJobImagesResponse) Reset() {
+	*x = DiscardJobImagesResponse{}
+	mi := &file_photoshoot_media_v1_media_service_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DiscardJobImagesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DiscardJobImagesResponse) ProtoMessage() {}
+
+func (x *DiscardJobImagesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_photoshoot_media_v1_media_service_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DiscardJobImagesResponse.ProtoReflect.Descriptor instead.
+func (*DiscardJobImagesResponse) Descriptor() ([]byte, []int) {
+	return file_photoshoot_media_v1_media_service_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *DiscardJobImagesResponse) GetDeletedCount() int32 {
+	if x != nil {
+		return x.DeletedCount
+	}
+	return 0
+}
+
 var File_photoshoot_media_v1_media_service_proto protoreflect.FileDescriptor
 
 const file_photoshoot_media_v1_media_service_proto_rawDesc = "" +
@@ -1786,7 +1898,13 @@ const file_photoshoot_media_v1_media_service_proto_rawDesc = "" +
 	"\x15ExportUserDataRequest\x12\x17\n" +
 	"\auser_id\x18\x01 \x01(\tR\x06userId\"L\n" +
 	"\x16ExportUserDataResponse\x122\n" +
-	"\x06images\x18\x01 \x03(\v2\x1a.photoshoot.media.v1.ImageR\x06images*\x84\x01\n" +
+	"\x06images\x18\x01 \x03(\v2\x1a.photoshoot.media.v1.ImageR\x06images\"o\n" +
+	"\x17DiscardJobImagesRequest\x12\x17\n" +
+	"\auser_id\x18\x01 \x01(\tR\x06userId\x12\x15\n" +
+	"\x06job_id\x18\x02 \x01(\tR\x05jobId\x12$\n" +
+	"\x0ekeep_image_ids\x18\x03 \x03(\tR\fkeepImageIds\"?\n" +
+	"\x18DiscardJobImagesResponse\x12#\n" +
+	"\rdeleted_count\x18\x01 \x01(\x05R\fdeletedCount*\x84\x01\n" +
 	"\tImageKind\x12\x1a\n" +
 	"\x16IMAGE_KIND_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11IMAGE_KIND_UPLOAD\x10\x01\x12\x18\n" +
@@ -1797,7 +1915,7 @@ const file_photoshoot_media_v1_media_service_proto_rawDesc = "" +
 	"\x13VARIANT_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10VARIANT_ORIGINAL\x10\x01\x12\x15\n" +
 	"\x11VARIANT_THUMBNAIL\x10\x02\x12\x13\n" +
-	"\x0fVARIANT_PREVIEW\x10\x032\xb0\b\n" +
+	"\x0fVARIANT_PREVIEW\x10\x032\xa1\t\n" +
 	"\fMediaService\x12y\n" +
 	"\vUploadImage\x12'.photoshoot.media.v1.UploadImageRequest\x1a(.photoshoot.media.v1.UploadImageResponse\"\x15\x82\xd3\xe4\x93\x02\x0f:\x01*\"\n" +
 	"/v1/images(\x01\x12q\n" +
@@ -1812,7 +1930,8 @@ const file_photoshoot_media_v1_media_service_proto_rawDesc = "" +
 	"\n" +
 	"FetchImage\x12&.photoshoot.media.v1.FetchImageRequest\x1a'.photoshoot.media.v1.FetchImageResponse0\x01\x12c\n" +
 	"\fSignImageUrl\x12(.photoshoot.media.v1.SignImageUrlRequest\x1a).photoshoot.media.v1.SignImageUrlResponse\x12i\n" +
-	"\x0eExportUserData\x12*.photoshoot.media.v1.ExportUserDataRequest\x1a+.photoshoot.media.v1.ExportUserDataResponseB\xe1\x01\n" +
+	"\x0eExportUserData\x12*.photoshoot.media.v1.ExportUserDataRequest\x1a+.photoshoot.media.v1.ExportUserDataResponse\x12o\n" +
+	"\x10DiscardJobImages\x12,.photoshoot.media.v1.DiscardJobImagesRequest\x1a-.photoshoot.media.v1.DiscardJobImagesResponseB\xe1\x01\n" +
 	"\x17com.photoshoot.media.v1B\x11MediaServiceProtoP\x01ZEgithub.com/connectengine/photoshoot/proto/photoshoot/media/v1;mediav1\xa2\x02\x03PMX\xaa\x02\x13Photoshoot.Media.V1\xca\x02\x13Photoshoot\\Media\\V1\xe2\x02\x1fPhotoshoot\\Media\\V1\\GPBMetadata\xea\x02\x15Photoshoot::Media::V1b\x06proto3"
 
 var (
@@ -1828,44 +1947,46 @@ func file_photoshoot_media_v1_media_service_proto_rawDescGZIP() []byte {
 }
 
 var file_photoshoot_media_v1_media_service_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_photoshoot_media_v1_media_service_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_photoshoot_media_v1_media_service_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_photoshoot_media_v1_media_service_proto_goTypes = []any{
-	(ImageKind)(0),                 // 0: photoshoot.media.v1.ImageKind
-	(Variant)(0),                   // 1: photoshoot.media.v1.Variant
-	(*Image)(nil),                  // 2: photoshoot.media.v1.Image
-	(*UploadMetadata)(nil),         // 3: photoshoot.media.v1.UploadMetadata
-	(*UploadImageRequest)(nil),     // 4: photoshoot.media.v1.UploadImageRequest
-	(*UploadImageResponse)(nil),    // 5: photoshoot.media.v1.UploadImageResponse
-	(*ListImagesRequest)(nil),      // 6: photoshoot.media.v1.ListImagesRequest
-	(*ListImagesResponse)(nil),     // 7: photoshoot.media.v1.ListImagesResponse
-	(*GetImageRequest)(nil),        // 8: photoshoot.media.v1.GetImageRequest
-	(*GetImageResponse)(nil),       // 9: photoshoot.media.v1.GetImageResponse
-	(*DeleteImageRequest)(nil),     // 10: photoshoot.media.v1.DeleteImageRequest
-	(*DeleteImageResponse)(nil),    // 11: photoshoot.media.v1.DeleteImageResponse
-	(*ReadImageRequest)(nil),       // 12: photoshoot.media.v1.ReadImageRequest
-	(*ReadImageHeader)(nil),        // 13: photoshoot.media.v1.ReadImageHeader
-	(*ReadImageResponse)(nil),      // 14: photoshoot.media.v1.ReadImageResponse
-	(*StoreMetadata)(nil),          // 15: photoshoot.media.v1.StoreMetadata
-	(*StoreImageRequest)(nil),      // 16: photoshoot.media.v1.StoreImageRequest
-	(*StoreImageResponse)(nil),     // 17: photoshoot.media.v1.StoreImageResponse
-	(*FetchImageRequest)(nil),      // 18: photoshoot.media.v1.FetchImageRequest
-	(*FetchImageResponse)(nil),     // 19: photoshoot.media.v1.FetchImageResponse
-	(*SignImageUrlRequest)(nil),    // 20: photoshoot.media.v1.SignImageUrlRequest
-	(*SignImageUrlResponse)(nil),   // 21: photoshoot.media.v1.SignImageUrlResponse
-	(*ExportUserDataRequest)(nil),  // 22: photoshoot.media.v1.ExportUserDataRequest
-	(*ExportUserDataResponse)(nil), // 23: photoshoot.media.v1.ExportUserDataResponse
-	(*timestamppb.Timestamp)(nil),  // 24: google.protobuf.Timestamp
+	(ImageKind)(0),                   // 0: photoshoot.media.v1.ImageKind
+	(Variant)(0),                     // 1: photoshoot.media.v1.Variant
+	(*Image)(nil),                    // 2: photoshoot.media.v1.Image
+	(*UploadMetadata)(nil),           // 3: photoshoot.media.v1.UploadMetadata
+	(*UploadImageRequest)(nil),       // 4: photoshoot.media.v1.UploadImageRequest
+	(*UploadImageResponse)(nil),      // 5: photoshoot.media.v1.UploadImageResponse
+	(*ListImagesRequest)(nil),        // 6: photoshoot.media.v1.ListImagesRequest
+	(*ListImagesResponse)(nil),       // 7: photoshoot.media.v1.ListImagesResponse
+	(*GetImageRequest)(nil),          // 8: photoshoot.media.v1.GetImageRequest
+	(*GetImageResponse)(nil),         // 9: photoshoot.media.v1.GetImageResponse
+	(*DeleteImageRequest)(nil),       // 10: photoshoot.media.v1.DeleteImageRequest
+	(*DeleteImageResponse)(nil),      // 11: photoshoot.media.v1.DeleteImageResponse
+	(*ReadImageRequest)(nil),         // 12: photoshoot.media.v1.ReadImageRequest
+	(*ReadImageHeader)(nil),          // 13: photoshoot.media.v1.ReadImageHeader
+	(*ReadImageResponse)(nil),        // 14: photoshoot.media.v1.ReadImageResponse
+	(*StoreMetadata)(nil),            // 15: photoshoot.media.v1.StoreMetadata
+	(*StoreImageRequest)(nil),        // 16: photoshoot.media.v1.StoreImageRequest
+	(*StoreImageResponse)(nil),       // 17: photoshoot.media.v1.StoreImageResponse
+	(*FetchImageRequest)(nil),        // 18: photoshoot.media.v1.FetchImageRequest
+	(*FetchImageResponse)(nil),       // 19: photoshoot.media.v1.FetchImageResponse
+	(*SignImageUrlRequest)(nil),      // 20: photoshoot.media.v1.SignImageUrlRequest
+	(*SignImageUrlResponse)(nil),     // 21: photoshoot.media.v1.SignImageUrlResponse
+	(*ExportUserDataRequest)(nil),    // 22: photoshoot.media.v1.ExportUserDataRequest
+	(*ExportUserDataResponse)(nil),   // 23: photoshoot.media.v1.ExportUserDataResponse
+	(*DiscardJobImagesRequest)(nil),  // 24: photoshoot.media.v1.DiscardJobImagesRequest
+	(*DiscardJobImagesResponse)(nil), // 25: photoshoot.media.v1.DiscardJobImagesResponse
+	(*timestamppb.Timestamp)(nil),    // 26: google.protobuf.Timestamp
 }
 var file_photoshoot_media_v1_media_service_proto_depIdxs = []int32{
 	0,  // 0: photoshoot.media.v1.Image.kind:type_name -> photoshoot.media.v1.ImageKind
-	24, // 1: photoshoot.media.v1.Image.create_time:type_name -> google.protobuf.Timestamp
+	26, // 1: photoshoot.media.v1.Image.create_time:type_name -> google.protobuf.Timestamp
 	3,  // 2: photoshoot.media.v1.UploadImageRequest.metadata:type_name -> photoshoot.media.v1.UploadMetadata
 	2,  // 3: photoshoot.media.v1.UploadImageResponse.image:type_name -> photoshoot.media.v1.Image
 	0,  // 4: photoshoot.media.v1.ListImagesRequest.kind:type_name -> photoshoot.media.v1.ImageKind
 	2,  // 5: photoshoot.media.v1.ListImagesResponse.images:type_name -> photoshoot.media.v1.Image
 	2,  // 6: photoshoot.media.v1.GetImageResponse.image:type_name -> photoshoot.media.v1.Image
 	1,  // 7: photoshoot.media.v1.ReadImageRequest.variant:type_name -> photoshoot.media.v1.Variant
-	24, // 8: photoshoot.media.v1.ReadImageHeader.create_time:type_name -> google.protobuf.Timestamp
+	26, // 8: photoshoot.media.v1.ReadImageHeader.create_time:type_name -> google.protobuf.Timestamp
 	13, // 9: photoshoot.media.v1.ReadImageResponse.header:type_name -> photoshoot.media.v1.ReadImageHeader
 	0,  // 10: photoshoot.media.v1.StoreMetadata.kind:type_name -> photoshoot.media.v1.ImageKind
 	15, // 11: photoshoot.media.v1.StoreImageRequest.metadata:type_name -> photoshoot.media.v1.StoreMetadata
@@ -1873,7 +1994,7 @@ var file_photoshoot_media_v1_media_service_proto_depIdxs = []int32{
 	1,  // 13: photoshoot.media.v1.FetchImageRequest.variant:type_name -> photoshoot.media.v1.Variant
 	13, // 14: photoshoot.media.v1.FetchImageResponse.header:type_name -> photoshoot.media.v1.ReadImageHeader
 	1,  // 15: photoshoot.media.v1.SignImageUrlRequest.variant:type_name -> photoshoot.media.v1.Variant
-	24, // 16: photoshoot.media.v1.SignImageUrlResponse.expire_time:type_name -> google.protobuf.Timestamp
+	26, // 16: photoshoot.media.v1.SignImageUrlResponse.expire_time:type_name -> google.protobuf.Timestamp
 	2,  // 17: photoshoot.media.v1.ExportUserDataResponse.images:type_name -> photoshoot.media.v1.Image
 	4,  // 18: photoshoot.media.v1.MediaService.UploadImage:input_type -> photoshoot.media.v1.UploadImageRequest
 	6,  // 19: photoshoot.media.v1.MediaService.ListImages:input_type -> photoshoot.media.v1.ListImagesRequest
@@ -1884,17 +2005,19 @@ var file_photoshoot_media_v1_media_service_proto_depIdxs = []int32{
 	18, // 24: photoshoot.media.v1.MediaService.FetchImage:input_type -> photoshoot.media.v1.FetchImageRequest
 	20, // 25: photoshoot.media.v1.MediaService.SignImageUrl:input_type -> photoshoot.media.v1.SignImageUrlRequest
 	22, // 26: photoshoot.media.v1.MediaService.ExportUserData:input_type -> photoshoot.media.v1.ExportUserDataRequest
-	5,  // 27: photoshoot.media.v1.MediaService.UploadImage:output_type -> photoshoot.media.v1.UploadImageResponse
-	7,  // 28: photoshoot.media.v1.MediaService.ListImages:output_type -> photoshoot.media.v1.ListImagesResponse
-	9,  // 29: photoshoot.media.v1.MediaService.GetImage:output_type -> photoshoot.media.v1.GetImageResponse
-	11, // 30: photoshoot.media.v1.MediaService.DeleteImage:output_type -> photoshoot.media.v1.DeleteImageResponse
-	14, // 31: photoshoot.media.v1.MediaService.ReadImage:output_type -> photoshoot.media.v1.ReadImageResponse
-	17, // 32: photoshoot.media.v1.MediaService.StoreImage:output_type -> photoshoot.media.v1.StoreImageResponse
-	19, // 33: photoshoot.media.v1.MediaService.FetchImage:output_type -> photoshoot.media.v1.FetchImageResponse
-	21, // 34: photoshoot.media.v1.MediaService.SignImageUrl:output_type -> photoshoot.media.v1.SignImageUrlResponse
-	23, // 35: photoshoot.media.v1.MediaService.ExportUserData:output_type -> photoshoot.media.v1.ExportUserDataResponse
-	27, // [27:36] is the sub-list for method output_type
-	18, // [18:27] is the sub-list for method input_type
+	24, // 27: photoshoot.media.v1.MediaService.DiscardJobImages:input_type -> photoshoot.media.v1.DiscardJobImagesRequest
+	5,  // 28: photoshoot.media.v1.MediaService.UploadImage:output_type -> photoshoot.media.v1.UploadImageResponse
+	7,  // 29: photoshoot.media.v1.MediaService.ListImages:output_type -> photoshoot.media.v1.ListImagesResponse
+	9,  // 30: photoshoot.media.v1.MediaService.GetImage:output_type -> photoshoot.media.v1.GetImageResponse
+	11, // 31: photoshoot.media.v1.MediaService.DeleteImage:output_type -> photoshoot.media.v1.DeleteImageResponse
+	14, // 32: photoshoot.media.v1.MediaService.ReadImage:output_type -> photoshoot.media.v1.ReadImageResponse
+	17, // 33: photoshoot.media.v1.MediaService.StoreImage:output_type -> photoshoot.media.v1.StoreImageResponse
+	19, // 34: photoshoot.media.v1.MediaService.FetchImage:output_type -> photoshoot.media.v1.FetchImageResponse
+	21, // 35: photoshoot.media.v1.MediaService.SignImageUrl:output_type -> photoshoot.media.v1.SignImageUrlResponse
+	23, // 36: photoshoot.media.v1.MediaService.ExportUserData:output_type -> photoshoot.media.v1.ExportUserDataResponse
+	25, // 37: photoshoot.media.v1.MediaService.DiscardJobImages:output_type -> photoshoot.media.v1.DiscardJobImagesResponse
+	28, // [28:38] is the sub-list for method output_type
+	18, // [18:28] is the sub-list for method input_type
 	18, // [18:18] is the sub-list for extension type_name
 	18, // [18:18] is the sub-list for extension extendee
 	0,  // [0:18] is the sub-list for field type_name
@@ -1927,7 +2050,7 @@ func file_photoshoot_media_v1_media_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_photoshoot_media_v1_media_service_proto_rawDesc), len(file_photoshoot_media_v1_media_service_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   22,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

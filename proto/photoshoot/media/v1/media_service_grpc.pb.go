@@ -19,15 +19,16 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	MediaService_UploadImage_FullMethodName    = "/photoshoot.media.v1.MediaService/UploadImage"
-	MediaService_ListImages_FullMethodName     = "/photoshoot.media.v1.MediaService/ListImages"
-	MediaService_GetImage_FullMethodName       = "/photoshoot.media.v1.MediaService/GetImage"
-	MediaService_DeleteImage_FullMethodName    = "/photoshoot.media.v1.MediaService/DeleteImage"
-	MediaService_ReadImage_FullMethodName      = "/photoshoot.media.v1.MediaService/ReadImage"
-	MediaService_StoreImage_FullMethodName     = "/photoshoot.media.v1.MediaService/StoreImage"
-	MediaService_FetchImage_FullMethodName     = "/photoshoot.media.v1.MediaService/FetchImage"
-	MediaService_SignImageUrl_FullMethodName   = "/photoshoot.media.v1.MediaService/SignImageUrl"
-	MediaService_ExportUserData_FullMethodName = "/photoshoot.media.v1.MediaService/ExportUserData"
+	MediaService_UploadImage_FullMethodName      = "/photoshoot.media.v1.MediaService/UploadImage"
+	MediaService_ListImages_FullMethodName       = "/photoshoot.media.v1.MediaService/ListImages"
+	MediaService_GetImage_FullMethodName         = "/photoshoot.media.v1.MediaService/GetImage"
+	MediaService_DeleteImage_FullMethodName      = "/photoshoot.media.v1.MediaService/DeleteImage"
+	MediaService_ReadImage_FullMethodName        = "/photoshoot.media.v1.MediaService/ReadImage"
+	MediaService_StoreImage_FullMethodName       = "/photoshoot.media.v1.MediaService/StoreImage"
+	MediaService_FetchImage_FullMethodName       = "/photoshoot.media.v1.MediaService/FetchImage"
+	MediaService_SignImageUrl_FullMethodName     = "/photoshoot.media.v1.MediaService/SignImageUrl"
+	MediaService_ExportUserData_FullMethodName   = "/photoshoot.media.v1.MediaService/ExportUserData"
+	MediaService_DiscardJobImages_FullMethodName = "/photoshoot.media.v1.MediaService/DiscardJobImages"
 )
 
 // MediaServiceClient is the client API for MediaService service.
@@ -66,6 +67,12 @@ type MediaServiceClient interface {
 	SignImageUrl(ctx context.Context, in *SignImageUrlRequest, opts ...grpc.CallOption) (*SignImageUrlResponse, error)
 	// Internal: what media holds about a user, for the data export.
 	ExportUserData(ctx context.Context, in *ExportUserDataRequest, opts ...grpc.CallOption) (*ExportUserDataResponse, error)
+	// Internal: deletes a generation job's outputs that were never committed.
+	// Every generated image of the user with that job id, except those in
+	// keep_image_ids, goes the way DeleteImage takes (record and
+	// media.image.deleted event, then bytes and renditions). Idempotent: a
+	// repeated call deletes nothing more.
+	DiscardJobImages(ctx context.Context, in *DiscardJobImagesRequest, opts ...grpc.CallOption) (*DiscardJobImagesResponse, error)
 }
 
 type mediaServiceClient struct {
@@ -190,6 +197,16 @@ func (c *mediaServiceClient) ExportUserData(ctx context.Context, in *ExportUserD
 	return out, nil
 }
 
+func (c *mediaServiceClient) DiscardJobImages(ctx context.Context, in *DiscardJobImagesRequest, opts ...grpc.CallOption) (*DiscardJobImagesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DiscardJobImagesResponse)
+	err := c.cc.Invoke(ctx, MediaService_DiscardJobImages_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // MediaServiceServer is the server API for MediaService service.
 // All implementations must embed UnimplementedMediaServiceServer
 // for forward compatibility.
@@ -226,6 +243,12 @@ type MediaServiceServer interface {
 	SignImageUrl(context.Context, *SignImageUrlRequest) (*SignImageUrlResponse, error)
 	// Internal: what media holds about a user, for the data export.
 	ExportUserData(context.Context, *ExportUserDataRequest) (*ExportUserDataResponse, error)
+	// Internal: deletes a generation job's outputs that were never committed.
+	// Every generated image of the user with that job id, except those in
+	// keep_image_ids, goes the way DeleteImage takes (record and
+	// media.image.deleted event, then bytes and renditions). Idempotent: a
+	// repeated call deletes nothing more.
+	DiscardJobImages(context.Context, *DiscardJobImagesRequest) (*DiscardJobImagesResponse, error)
 	mustEmbedUnimplementedMediaServiceServer()
 }
 
@@ -262,6 +285,9 @@ func (UnimplementedMediaServiceServer) SignImageUrl(context.Context, *SignImageU
 }
 func (UnimplementedMediaServiceServer) ExportUserData(context.Context, *ExportUserDataRequest) (*ExportUserDataResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ExportUserData not implemented")
+}
+func (UnimplementedMediaServiceServer) DiscardJobImages(context.Context, *DiscardJobImagesRequest) (*DiscardJobImagesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DiscardJobImages not implemented")
 }
 func (UnimplementedMediaServiceServer) mustEmbedUnimplementedMediaServiceServer() {}
 func (UnimplementedMediaServiceServer) testEmbeddedByValue()                      {}
@@ -410,6 +436,24 @@ func _MediaService_ExportUserData_Handler(srv interface{}, ctx context.Context, 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _MediaService_DiscardJobImages_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DiscardJobImagesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MediaServiceServer).DiscardJobImages(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MediaService_DiscardJobImages_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MediaServiceServer).DiscardJobImages(ctx, req.(*DiscardJobImagesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // MediaService_ServiceDesc is the grpc.ServiceDesc for MediaService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -436,6 +480,10 @@ var MediaService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ExportUserData",
 			Handler:    _MediaService_ExportUserData_Handler,
+		},
+		{
+			MethodName: "DiscardJobImages",
+			Handler:    _MediaService_DiscardJobImages_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -62,12 +62,14 @@ var exportStates = map[identity.ExportState]accountv1.ExportState{
 	identity.ExportRunning:   accountv1.ExportState_EXPORT_STATE_RUNNING,
 	identity.ExportSucceeded: accountv1.ExportState_EXPORT_STATE_SUCCEEDED,
 	identity.ExportFailed:    accountv1.ExportState_EXPORT_STATE_FAILED,
+	identity.ExportExpired:   accountv1.ExportState_EXPORT_STATE_EXPIRED,
 }
 
 func exportToProto(e identity.Export, publicURL string) *accountv1.Export {
 	out := &accountv1.Export{Id: e.ID, State: exportStates[e.State], CreateTime: ts(e.CreateTime), CompleteTime: ts(e.CompleteTime)}
 	if e.State == identity.ExportSucceeded {
 		out.DownloadUrl, out.SizeBytes = consumers.DownloadURL(publicURL, e.ImageID), e.SizeBytes
+		out.ExpireTime = ts(e.CompleteTime.Add(identity.ExportRetention))
 	}
 	return out
 }

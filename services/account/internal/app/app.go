@@ -87,7 +87,10 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		defer cancel()
 		return nil, errors.Join(fmt.Errorf("account: %w", err), p.Close(cctx))
 	}
-	st := store.New(p.Pool)
+	st, err := store.New(p.Pool, derive(cfg.ServiceAuthSecret, "photoshoot account signing keys at rest"))
+	if err != nil {
+		return fail(err)
+	}
 	r, err := keyring.New(st, keyring.Options{
 		Issuer: platform.TokenIssuer, Audience: platform.TokenAudience, Now: now, Logger: p.Logger,
 	})
@@ -132,6 +135,8 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 			return api.UserDataToProto(d), nil
 		}, p.Logger),
 	}
+	expirer := &privacy.Expirer{Store: st, Media: peers.Media, Signer: r.Signer, Logger: p.Logger, Now: now, Every: cfg.ExportSweepEvery}
+	p.Go("export expiry", expirer.Run)
 	purges := &consumers.Purges{Now: now, Logger: p.Logger}
 	for _, c := range append([]events.ConsumerConfig{mailer.Config(), exporter.Config()}, purges.Configs()...) {
 		p.Go("consumer "+c.Durable, events.NewConsumer(p.Pool, p.JetStream, p.Logger, c).Run)

@@ -38,8 +38,10 @@ type Config struct {
 	// (PASSWORD_HASH_CONCURRENCY, default 4).
 	HashConcurrency int
 
-	// Set in code only: the clock (tests move it), time.Now when nil.
-	Now func() time.Time
+	// Set in code only: the clock (tests move it), time.Now when nil; and
+	// the pause between export-expiry passes (1 h when zero).
+	Now              func() time.Time
+	ExportSweepEvery time.Duration
 }
 
 // LoadConfig reads the configuration from the environment. Every error

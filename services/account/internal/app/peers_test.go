@@ -2,14 +2,18 @@ package app_test
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"io"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -33,6 +37,9 @@ type peers struct {
 	stored []byte
 	meta   *mediav1.StoreMetadata
 	images map[string][]byte
+	// deleted maps image ids deleted through DeleteImage to the subject of
+	// the access token they were deleted with.
+	deleted map[string]string
 }
 
 func startPeers(t testing.TB, analysisReady bool) *peers {
@@ -140,6 +147,45 @@ func (m mediaPeer) StoreImage(s grpc.ClientStreamingServer[mediav1.StoreImageReq
 	m.p.stored, m.p.meta = data, meta
 	m.p.mu.Unlock()
 	return s.SendAndClose(&mediav1.StoreImageResponse{Image: &mediav1.Image{Id: "img-export-zip", Kind: mediav1.ImageKind_IMAGE_KIND_EXPORT, SizeBytes: int64(len(data))}})
+}
+
+// DeleteImage records the deletion and the user the caller's token names
+// (its payload decoded, not verified: media's own tests verify tokens).
+func (m mediaPeer) DeleteImage(ctx context.Context, r *mediav1.DeleteImageRequest) (*mediav1.DeleteImageResponse, error) {
+	md, _ := metadata.FromIncomingContext(ctx)
+	auth := md.Get("authorization")
+	if len(auth) != 1 || !strings.HasPrefix(auth[0], "Bearer ") {
+		return nil, status.Error(codes.Unauthenticated, "access token required")
+	}
+	parts := strings.Split(strings.TrimPrefix(auth[0], "Bearer "), ".")
+	if len(parts) != 3 {
+		return nil, status.Error(codes.Unauthenticated, "malformed token")
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return nil, status.Error(codes.Unauthenticated, "malformed token")
+	}
+	var claims struct {
+		Sub string `json:"sub"`
+	}
+	if err := json.Unmarshal(payload, &claims); err != nil {
+		return nil, status.Error(codes.Unauthenticated, "malformed token")
+	}
+	m.p.mu.Lock()
+	defer m.p.mu.Unlock()
+	if m.p.deleted == nil {
+		m.p.deleted = map[string]string{}
+	}
+	m.p.deleted[r.GetImageId()] = claims.Sub
+	return &mediav1.DeleteImageResponse{}, nil
+}
+
+// Deleted returns who deleted image id through DeleteImage, if anyone did.
+func (p *peers) Deleted(id string) (string, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	sub, ok := p.deleted[id]
+	return sub, ok
 }
 
 type analysisPeer struct {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -17,6 +18,7 @@ import (
 	accountv1 "github.com/connectengine/photoshoot/proto/photoshoot/account/v1"
 	eventsv1 "github.com/connectengine/photoshoot/proto/photoshoot/events/v1"
 	mediav1 "github.com/connectengine/photoshoot/proto/photoshoot/media/v1"
+	"github.com/connectengine/photoshoot/services/account/internal/app"
 	"github.com/connectengine/photoshoot/services/account/internal/identity"
 )
 
@@ -161,7 +163,7 @@ func TestExport_failsWhileAServiceCannotExport(t *testing.T) {
 func TestExport_assemblesZipStoresAndMails(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, true)
-	r := e.start(nil)
+	r := e.start(func(c *app.Config) { c.ExportSweepEvery = 50 * time.Millisecond })
 	signedIn, access := r.signIn(t, "exporter@example.com")
 	ctx := asUser(t.Context(), access)
 	resp, err := r.client.ExportMe(ctx, &accountv1.ExportMeRequest{})
@@ -225,10 +227,30 @@ func TestExport_assemblesZipStoresAndMails(t *testing.T) {
 	if link != got.GetDownloadUrl() {
 		t.Errorf("mailed link %q, want %q", link, got.GetDownloadUrl())
 	}
+	if exp := got.GetExpireTime().AsTime(); exp.Sub(got.GetCompleteTime().AsTime()) != 7*24*time.Hour {
+		t.Errorf("export expires %v after it completed, want 7 days", exp.Sub(got.GetCompleteTime().AsTime()))
+	}
 	// Another user cannot read the export.
 	_, otherAccess := r.signIn(t, "other@example.com")
 	_, err = r.client.GetExport(asUser(t.Context(), otherAccess), &accountv1.GetExportRequest{ExportId: got.GetId()})
 	wantCode(t, err, codes.NotFound)
+
+	// After its retention the zip is deleted from media, as its owner, and
+	// the export says it expired.
+	if _, gone := e.peers.Deleted("img-export-zip"); gone {
+		t.Fatal("the zip was deleted before it expired")
+	}
+	e.clock.Advance(7*24*time.Hour + time.Minute)
+	eventually(t, "export to expire", func() bool {
+		g, err := r.client.GetExport(ctx, &accountv1.GetExportRequest{ExportId: got.GetId()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return g.GetExport().GetState() == accountv1.ExportState_EXPORT_STATE_EXPIRED && g.GetExport().GetDownloadUrl() == ""
+	})
+	if by, gone := e.peers.Deleted("img-export-zip"); !gone || by != signedIn.GetUser().GetId() {
+		t.Fatalf("zip deleted %v by %q, want deleted as %q", gone, by, signedIn.GetUser().GetId())
+	}
 }
 
 func keys(m map[string]string) []string {

@@ -20,7 +20,15 @@ const (
 	ExportRunning   ExportState = "running"
 	ExportSucceeded ExportState = "succeeded"
 	ExportFailed    ExportState = "failed"
+	// ExportExpired is a succeeded export whose zip was deleted after
+	// ExportRetention.
+	ExportExpired ExportState = "expired"
 )
+
+// ExportRetention is how long an export's zip is kept for download; the
+// expirer then deletes it from media. An export holds everything about the
+// user, so it is not left lying around.
+const ExportRetention = 7 * 24 * time.Hour
 
 // Export is a data export request and its result.
 type Export struct {

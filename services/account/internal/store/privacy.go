@@ -252,3 +252,25 @@ func RecordMailSent(ctx context.Context, tx pgx.Tx, mailID, template string, now
 	}
 	return tag.RowsAffected() == 0, nil
 }
+
+// ExportsToExpire returns up to limit succeeded exports completed before t.
+func (s *Store) ExportsToExpire(ctx context.Context, t time.Time, limit int) ([]identity.Export, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+exportColumns+` FROM exports
+		WHERE state = 'succeeded' AND completed_at < $1 ORDER BY completed_at LIMIT $2`, t, limit)
+	if err != nil {
+		return nil, fmt.Errorf("exports to expire: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (identity.Export, error) { return scanExport(r) })
+	if err != nil {
+		return nil, fmt.Errorf("exports to expire: %w", err)
+	}
+	return out, nil
+}
+
+// MarkExportExpired records that the export's zip is gone.
+func (s *Store) MarkExportExpired(ctx context.Context, exportID string) error {
+	if _, err := s.pool.Exec(ctx, `UPDATE exports SET state = 'expired', image_id = '' WHERE id = $1 AND state = 'succeeded'`, exportID); err != nil {
+		return fmt.Errorf("expire export %s: %w", exportID, err)
+	}
+	return nil
+}

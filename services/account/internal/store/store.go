@@ -11,6 +11,8 @@
 package store
 
 import (
+	"crypto/aes"
+	"crypto/cipher"
 	"context"
 	"embed"
 	"errors"
@@ -38,11 +40,21 @@ const maxAttempts = 5
 // Store is the account database.
 type Store struct {
 	pool *pgxpool.Pool
+	keys cipher.AEAD
 }
 
 // New returns a store over pool, whose database has Migrations applied.
-func New(pool *pgxpool.Pool) *Store {
-	return &Store{pool: pool}
+// keyKey (32 bytes) encrypts the signing keys' private halves at rest.
+func New(pool *pgxpool.Pool, keyKey []byte) (*Store, error) {
+	block, err := aes.NewCipher(keyKey)
+	if err != nil {
+		return nil, fmt.Errorf("signing key encryption: %w", err)
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, fmt.Errorf("signing key encryption: %w", err)
+	}
+	return &Store{pool: pool, keys: aead}, nil
 }
 
 // Pool is the store's pool, for consumers whose inbox lives beside it.

@@ -288,6 +288,9 @@ func TestPurgeUser(t *testing.T) {
 		Charge: &payments.Charge{ID: "ch_1", Details: payments.Details{Name: "Ada", Country: "GB", CardBrand: "visa", CardLast4: "4242"}}}, Time: t0}); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := pool.Exec(ctx, `INSERT INTO customers (user_id, stripe_customer_id) VALUES ('u', 'cus_1')`); err != nil {
+		t.Fatal(err)
+	}
 	for range 2 {
 		if err := postgres.BeginFunc(ctx, pool, func(tx pgx.Tx) error { return s.PurgeUserInTx(ctx, tx, "u", "del-1", t0) }); err != nil {
 			t.Fatal(err)
@@ -301,6 +304,9 @@ func TestPurgeUser(t *testing.T) {
 	}
 	if d, _ := s.Details(ctx, "u"); !d.Empty() {
 		t.Fatalf("details not anonymised: %+v", d)
+	}
+	if c, err := s.Customer(ctx, "u"); err != nil || c != "" {
+		t.Fatalf("Stripe customer %q (%v) still linked after purge", c, err)
 	}
 	_, err := s.Reserve(ctx, ledger.ReserveRequest{UserID: "u", JobID: "j2", Amount: 1, ExpireTime: t0.Add(time.Hour), Time: t0})
 	wantKind(t, err, apperr.KindPrecondition, ledger.ReasonAccountClosed)

@@ -16,7 +16,7 @@ import (
 // PurgeUserInTx handles an account deletion inside the caller's (the
 // consumer's) transaction: it releases the user's open holds, forfeits the
 // available balance, closes the account against new grants and holds,
-// anonymises the billing details, and appends the UserDataPurged
+// anonymises the billing details, forgets the Stripe customer, and appends the UserDataPurged
 // confirmation. The ledger and purchases are kept (retention). Running it
 // again changes nothing but appends another confirmation. tx must take
 // postgres.AfterCommit.
@@ -58,6 +58,9 @@ func (s *Store) PurgeUserInTx(ctx context.Context, tx pgx.Tx, userID, deletionID
 	b.Queue(`UPDATE accounts SET closed_at = coalesce(closed_at, $2) WHERE user_id = $1`, userID, now)
 	b.Queue(`UPDATE billing_details SET name = '', email = '', line1 = '', line2 = '', city = '', postal_code = '',
 		state = '', country = '', card_brand = '', card_last4 = '', updated_at = $2 WHERE user_id = $1`, userID, now)
+	// The Stripe customer holds the name and email on Stripe's side; drop
+	// our link to it so nothing here leads back to them.
+	b.Queue(`DELETE FROM customers WHERE user_id = $1`, userID)
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return fmt.Errorf("purge %s: %w", userID, err)
 	}

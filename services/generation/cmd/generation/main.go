@@ -1,5 +1,7 @@
-// Command generation runs the generation service. `generation` serves gRPC on GRPC_ADDR;
-// `generation migrate` applies the database migrations and exits.
+// Command generation runs the generation service. `generation` serves gRPC on GRPC_ADDR
+// with job workers beside the API; `generation worker` runs only workers (gRPC health on
+// GRPC_ADDR), a Deployment of its own that scales with the queue; `generation migrate`
+// applies the database migrations and exits.
 package main
 
 import (
@@ -29,8 +31,10 @@ func run(ctx context.Context, args []string) error {
 		return err
 	case len(args) == 1 && args[0] == "migrate":
 		return app.Migrate(ctx, cfg)
+	case len(args) == 1 && args[0] == "worker":
+		return app.Run(ctx, cfg, app.ModeWorker)
 	case len(args) > 0:
-		return fmt.Errorf("usage: generation [migrate]")
+		return fmt.Errorf("usage: generation [migrate | worker]")
 	}
-	return app.Run(ctx, cfg)
+	return app.Run(ctx, cfg, app.ModeServe)
 }

@@ -25,27 +25,31 @@ var outputStates = map[job.OutputState]generationv1.OutputState{
 	job.OutputFailed:    generationv1.OutputState_OUTPUT_STATE_FAILED,
 }
 
-// specFromProto reads a create request with the documented defaults:
-// one variant, 1:1, 1K, product lock on.
+// specFromProto reads a create request as sent: a zero field is one the
+// request left unset (job.Looks.Resolve fills it from the Look or the
+// defaults), except the product lock, which a Look does not carry: on
+// unless the request turns it off.
 func specFromProto(r *generationv1.CreateGenerationRequest) job.Spec {
-	s := job.Spec{
+	return job.Spec{
 		ImageID: r.GetImageId(), SceneID: r.GetSceneId(), Prompt: r.GetPrompt(), Variants: int(r.GetVariants()),
-		Aspect: r.GetAspectRatio(), Size: r.GetSize(), Marketplace: r.GetMarketplace(), ProductLock: true,
-		LookID: r.GetLookId(),
+		Aspect: r.GetAspectRatio(), Size: r.GetSize(), Marketplace: r.GetMarketplace(),
+		ProductLock: r.ProductLock == nil || r.GetProductLock(), LookID: r.GetLookId(),
 	}
-	if r.Variants == 0 {
-		s.Variants = 1
+}
+
+func lookFromProto(l *generationv1.Look) job.Look {
+	return job.Look{
+		ID: l.GetId(), Name: l.GetName(), SceneID: l.GetSceneId(), Prompt: l.GetPrompt(), Variants: int(l.GetVariants()),
+		Aspect: l.GetAspectRatio(), Size: l.GetSize(), Marketplace: l.GetMarketplace(), Seed: l.GetSeed(),
 	}
-	if s.Aspect == "" {
-		s.Aspect = "1:1"
+}
+
+func lookToProto(l *job.Look) *generationv1.Look {
+	return &generationv1.Look{
+		Id: l.ID, Name: l.Name, SceneId: l.SceneID, Prompt: l.Prompt, AspectRatio: l.Aspect, Size: l.Size,
+		Marketplace: l.Marketplace, Seed: l.Seed, Variants: int32(l.Variants),
+		CreateTime: ts(l.CreateTime), UpdateTime: ts(l.UpdateTime),
 	}
-	if s.Size == "" {
-		s.Size = "1K"
-	}
-	if r.ProductLock != nil {
-		s.ProductLock = r.GetProductLock()
-	}
-	return s
 }
 
 func jobToProto(j *job.Job) *generationv1.Job {

@@ -26,8 +26,18 @@ type pageTokens struct {
 }
 
 func newPageTokens(secret []byte) pageTokens {
+	return newPageTokensFor(secret, "")
+}
+
+// newPageTokensFor keys the tokens of one list apart from the others, so a
+// token of the job list is no token of the Look list.
+func newPageTokensFor(secret []byte, list string) pageTokens {
 	m := hmac.New(sha256.New, secret)
 	m.Write([]byte("photoshoot generation page token v1"))
+	if list != "" {
+		m.Write([]byte{0})
+		m.Write([]byte(list))
+	}
 	return pageTokens{key: m.Sum(nil)}
 }
 

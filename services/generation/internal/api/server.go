@@ -12,19 +12,24 @@ import (
 	"github.com/connectengine/photoshoot/services/generation/internal/job"
 )
 
-// Server implements generationv1.GenerationServiceServer. RPCs not built yet
-// (batches, Looks, Watch, export) answer Unimplemented through the embedded
-// type rather than a made-up answer.
+// Server implements generationv1.GenerationServiceServer.
 type Server struct {
 	generationv1.UnimplementedGenerationServiceServer
-	jobs   *job.Service
-	tokens pageTokens
-	scenes *scenePreviews
+	jobs       *job.Service
+	looks      *job.Looks
+	tokens     pageTokens
+	lookTokens pageTokens
+	scenes     *scenePreviews
+	watcher    Watcher
 }
 
-// NewServer returns the API over the job service; secret keys page tokens.
-func NewServer(jobs *job.Service, secret []byte) *Server {
-	return &Server{jobs: jobs, tokens: newPageTokens(secret), scenes: &scenePreviews{}}
+// NewServer returns the API over the job and Look services; secret keys
+// page tokens and watcher wakes WatchGeneration streams.
+func NewServer(jobs *job.Service, looks *job.Looks, secret []byte, watcher Watcher) *Server {
+	return &Server{
+		jobs: jobs, looks: looks, scenes: &scenePreviews{}, watcher: watcher,
+		tokens: newPageTokens(secret), lookTokens: newPageTokensFor(secret, "looks"),
+	}
 }
 
 func caller(ctx context.Context) (string, error) {
@@ -35,13 +40,18 @@ func caller(ctx context.Context) (string, error) {
 	return c.UserID, nil
 }
 
-// CreateGeneration holds the credits and queues the job.
+// CreateGeneration holds the credits and queues the job. With look_id the
+// Look's settings fill the fields the request leaves unset.
 func (s *Server) CreateGeneration(ctx context.Context, req *generationv1.CreateGenerationRequest) (*generationv1.CreateGenerationResponse, error) {
 	user, err := caller(ctx)
 	if err != nil {
 		return nil, err
 	}
-	j, err := s.jobs.Create(ctx, user, req.GetRequestId(), specFromProto(req))
+	spec, err := s.looks.Resolve(ctx, user, specFromProto(req))
+	if err != nil {
+		return nil, err
+	}
+	j, err := s.jobs.Create(ctx, user, req.GetRequestId(), spec)
 	if err != nil {
 		return nil, err
 	}

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -84,9 +86,14 @@ type env struct {
 	client  generationv1.GenerationServiceClient
 	signer  *authn.Signer
 	billing *billingDouble
+	// internal calls with a service credential (ExportUserData).
+	internal generationv1.GenerationServiceClient
+	// js publishes and reads the service's events.
+	js jetstream.JetStream
 }
 
-func start(t *testing.T) *env {
+// start runs the service; each set may change its environment first.
+func start(t *testing.T, set ...func(vars map[string]string)) *env {
 	t.Helper()
 	secret := make([]byte, 32)
 	_, _ = rand.Read(secret)
@@ -116,8 +123,14 @@ func start(t *testing.T) *env {
 		"NATS_URL":            ns.URL(),
 		"ACCOUNT_ADDR":        "127.0.0.1:1",
 		"BILLING_ADDR":        blis.Addr().String(),
+		"MEDIA_ADDR":          "127.0.0.1:1",
+		"ANALYSIS_ADDR":       "127.0.0.1:1",
+		"WORKERS":             "0", // the API alone: jobs stay queued (the worker has tests of its own)
 		"SERVICE_AUTH_SECRET": hex.EncodeToString(secret),
 		"LOG_FORMAT":          "text",
+	}
+	for _, f := range set {
+		f(vars)
 	}
 	cfg, err := app.LoadConfig(func(k string) string { return vars[k] })
 	if err != nil {
@@ -125,7 +138,7 @@ func start(t *testing.T) *env {
 	}
 	cfg.Keys = func(context.Context) ([]authn.PublicKey, error) { return []authn.PublicKey{signer.PublicKey()}, nil }
 	cfg.LogWriter = io.Discard
-	a, err := app.New(t.Context(), cfg)
+	a, err := app.New(t.Context(), cfg, app.ModeServe)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +161,28 @@ func start(t *testing.T) *env {
 	}
 	t.Cleanup(func() { conn.Close() })
 	waitServing(t, healthpb.NewHealthClient(conn))
-	return &env{client: generationv1.NewGenerationServiceClient(conn), signer: signer, billing: b}
+	serviceToken, err := authn.NewServiceToken(secret, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	iconn, err := rpc.Dial(lis.Addr().String(), rpc.ClientOptions{Service: serviceToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { iconn.Close() })
+	nc, err := nats.Connect(ns.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &env{
+		client: generationv1.NewGenerationServiceClient(conn), signer: signer, billing: b,
+		internal: generationv1.NewGenerationServiceClient(iconn), js: js,
+	}
 }
 
 func waitServing(t *testing.T, h healthpb.HealthClient) {

@@ -50,6 +50,8 @@ type Request struct {
 	// Seed makes the output reproducible where the provider allows it;
 	// image i uses Seed+i.
 	Seed int64
+	// Tag names the job attempt the call is for, for logs and tests.
+	Tag string
 }
 
 // Validate checks the request and returns its output size.

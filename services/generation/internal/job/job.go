@@ -171,16 +171,18 @@ func AttemptMessageID(jobID string, attempt int) string {
 // that is over.
 var ErrNotClaimable = apperr.Precondition("JOB_NOT_CLAIMABLE", "the job is over or held by another worker")
 
-// Claim starts attempt on behalf of worker until lease. A queued job is
-// claimable; so is a running one whose lease ran out (its worker died). A
-// message for an older attempt than the job's current one is stale.
+// ErrLeaseLost is returned by Renew and Finish to a worker whose attempt is
+// no longer the job's running one: the job was cancelled, or its lease ran
+// out and the attempt was given to another worker.
+var ErrLeaseLost = apperr.Precondition("JOB_LEASE_LOST", "the attempt no longer holds the job")
+
+// Claim starts attempt on behalf of worker until lease. Only a queued job
+// whose current attempt is attempt is claimable, so each attempt runs at
+// most once, however often its message is delivered: a running job whose
+// worker died is moved to a new attempt by Expire, never re-run as the
+// same one.
 func (j *Job) Claim(worker string, attempt int, lease, now time.Time) error {
-	switch {
-	case attempt != j.Attempts:
-		return ErrNotClaimable
-	case j.State == Queued:
-	case j.State == Running && (j.LeaseOwner == worker || !now.Before(j.LeaseUntil)):
-	default:
+	if attempt != j.Attempts || j.State != Queued {
 		return ErrNotClaimable
 	}
 	j.State, j.LeaseOwner, j.LeaseUntil, j.UpdateTime = Running, worker, lease, now
@@ -190,11 +192,47 @@ func (j *Job) Claim(worker string, attempt int, lease, now time.Time) error {
 	return nil
 }
 
+// Holds reports whether worker's attempt is the job's running one.
+func (j *Job) Holds(worker string, attempt int) bool {
+	return j.State == Running && j.LeaseOwner == worker && j.Attempts == attempt
+}
+
+// Renew extends worker's lease on its running attempt.
+func (j *Job) Renew(worker string, attempt int, lease, now time.Time) error {
+	if !j.Holds(worker, attempt) {
+		return ErrLeaseLost
+	}
+	j.LeaseUntil, j.UpdateTime = lease, now
+	return nil
+}
+
+// LeaseExpired reports whether the job is running on a lease that ran out
+// by now: its worker died or lost touch.
+func (j *Job) LeaseExpired(now time.Time) bool {
+	return j.State == Running && !now.Before(j.LeaseUntil)
+}
+
+// RetryDelay is how long attempt (2, 3, …) waits after the previous one
+// was given up: 2 s, 8 s, 32 s, … capped at 2 minutes.
+func RetryDelay(attempt int) time.Duration {
+	if attempt <= 1 {
+		return 0
+	}
+	d := 2 * time.Second
+	for range attempt - 2 {
+		d *= 4
+		if d >= 2*time.Minute {
+			return 2 * time.Minute
+		}
+	}
+	return d
+}
+
 // Finish ends a running attempt with its variants' results and returns the
 // credits to capture: one per produced image. Producing nothing fails the job.
 func (j *Job) Finish(outs []Output, now time.Time) (int64, error) {
 	if j.State != Running {
-		return 0, apperr.Precondition("JOB_NOT_RUNNING", "the job is not running")
+		return 0, ErrLeaseLost
 	}
 	var produced int64
 	for _, o := range outs {

@@ -114,14 +114,34 @@ func TestClaimLeases(t *testing.T) {
 	if err := j.Claim("w2", 1, lease, t0.Add(30*time.Second)); !errors.Is(err, ErrNotClaimable) {
 		t.Fatalf("a held job was claimed: %v", err)
 	}
-	if err := j.Claim("w1", 1, lease.Add(time.Minute), t0.Add(30*time.Second)); err != nil {
+	if err := j.Renew("w1", 1, lease.Add(time.Minute), t0.Add(30*time.Second)); err != nil {
 		t.Fatalf("the holder could not renew: %v", err)
 	}
-	if err := j.Claim("w2", 1, lease.Add(3*time.Minute), lease.Add(time.Minute)); err != nil {
-		t.Fatalf("an expired lease was not claimable: %v", err)
+	if err := j.Renew("w2", 1, lease.Add(time.Minute), t0.Add(30*time.Second)); !errors.Is(err, ErrLeaseLost) {
+		t.Fatalf("another worker renewed the lease: %v", err)
 	}
-	if err := j.Claim("w3", 2, lease, lease.Add(5*time.Minute)); !errors.Is(err, ErrNotClaimable) {
-		t.Fatalf("a message of another attempt claimed the job: %v", err)
+	if j.LeaseExpired(lease) {
+		t.Fatal("the renewed lease expired at the old time")
+	}
+	// A dead worker's attempt is never re-run as the same attempt, even
+	// after its lease ran out: it is retried as a new one.
+	if err := j.Claim("w2", 1, lease.Add(3*time.Minute), lease.Add(2*time.Minute)); !errors.Is(err, ErrNotClaimable) {
+		t.Fatalf("the same attempt was claimed twice: %v", err)
+	}
+	if !j.LeaseExpired(lease.Add(2 * time.Minute)) {
+		t.Fatal("the lease did not expire")
+	}
+	if queued, err := j.Retry("lease expired", lease.Add(2*time.Minute)); err != nil || !queued {
+		t.Fatalf("retry = %v, %v", queued, err)
+	}
+	if err := j.Claim("w3", 1, lease, lease.Add(5*time.Minute)); !errors.Is(err, ErrNotClaimable) {
+		t.Fatalf("a message of an older attempt claimed the job: %v", err)
+	}
+	if err := j.Claim("w3", 2, lease.Add(6*time.Minute), lease.Add(5*time.Minute)); err != nil {
+		t.Fatalf("the new attempt was not claimable: %v", err)
+	}
+	if j.Holds("w1", 1) || !j.Holds("w3", 2) {
+		t.Fatal("Holds does not follow the claim")
 	}
 	if _, err := j.Finish(nil, t0); err != nil {
 		t.Fatal(err)
@@ -170,5 +190,14 @@ func TestAttemptMessageID(t *testing.T) {
 	a, b := AttemptMessageID("j", 1), AttemptMessageID("j", 1)
 	if a != b || a == AttemptMessageID("j", 2) || a == AttemptMessageID("k", 1) {
 		t.Fatal("attempt ids must be stable per attempt and differ across attempts and jobs")
+	}
+}
+
+func TestRetryDelay(t *testing.T) {
+	t.Parallel()
+	for attempt, want := range map[int]time.Duration{1: 0, 2: 2 * time.Second, 3: 8 * time.Second, 4: 32 * time.Second, 5: 2 * time.Minute, 9: 2 * time.Minute} {
+		if got := RetryDelay(attempt); got != want {
+			t.Errorf("RetryDelay(%d) = %v, want %v", attempt, got, want)
+		}
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/connectengine/photoshoot/pkg/apperr"
 	"github.com/connectengine/photoshoot/pkg/events"
@@ -124,7 +123,7 @@ func (s *Service) Cancel(ctx context.Context, userID, id string) (*Job, error) {
 		if err := j.Cancel(s.now()); err != nil {
 			return nil, err
 		}
-		return []events.Event{failedEvent(j, "canceled")}, nil
+		return []events.Event{FailedEvent(j, "canceled")}, nil
 	})
 	if err != nil {
 		return nil, err
@@ -133,11 +132,4 @@ func (s *Service) Cancel(ctx context.Context, userID, id string) (*Job, error) {
 		return nil, fmt.Errorf("release credits of %s: %w", id, err)
 	}
 	return j, nil
-}
-
-func failedEvent(j *Job, class string) events.Event {
-	return events.NewEvent(events.SubjectJobFailed, &eventsv1.JobFailed{
-		JobId: j.ID, UserId: j.UserID, SceneId: j.Spec.SceneID, ErrorClass: class,
-		Duration: durationpb.New(j.CompleteTime.Sub(j.CreateTime)),
-	})
 }

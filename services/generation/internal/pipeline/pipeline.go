@@ -38,6 +38,8 @@ type Spec struct {
 	Marketplace string
 	// SourceURL is a signed URL of the source for remote providers.
 	SourceURL string
+	// Tag names the job attempt (imagemodel.Request.Tag).
+	Tag string
 }
 
 // Output is one produced (or failed) variant.
@@ -80,7 +82,7 @@ func New(model imagemodel.Model, threshold float64) *Pipeline {
 func (p *Pipeline) Run(ctx context.Context, src image.Image, mask *image.Gray, spec Spec) ([]Output, error) {
 	req := imagemodel.Request{
 		Source: src, Mask: mask, SourceURL: spec.SourceURL, Prompt: spec.Prompt, SceneID: spec.SceneID,
-		Aspect: spec.Aspect, Size: spec.Size, N: spec.Variants, Seed: spec.Seed,
+		Aspect: spec.Aspect, Size: spec.Size, N: spec.Variants, Seed: spec.Seed, Tag: spec.Tag,
 	}
 	var preset *market.Preset
 	if spec.Marketplace != "" {

@@ -143,17 +143,29 @@ type Ref struct {
 // ExpiredLeases returns up to limit running jobs whose lease ended before
 // now: their worker died, and the sweeper re-queues them.
 func (s *Store) ExpiredLeases(ctx context.Context, now time.Time, limit int) ([]Ref, error) {
-	rows, err := s.pool.Query(ctx, `SELECT user_id, id FROM jobs
+	return s.refs(ctx, "expired leases", `SELECT user_id, id FROM jobs
 		WHERE state = 'running' AND lease_until < $1 ORDER BY lease_until LIMIT $2`, now, limit)
+}
+
+// UnfinishedBefore returns up to limit queued or running jobs created
+// before t: jobs that have waited so long their credit hold is about to
+// lapse, which the sweeper fails (and so releases).
+func (s *Store) UnfinishedBefore(ctx context.Context, t time.Time, limit int) ([]Ref, error) {
+	return s.refs(ctx, "unfinished jobs", `SELECT user_id, id FROM jobs
+		WHERE state IN ('queued', 'running') AND create_time < $1 ORDER BY create_time LIMIT $2`, t, limit)
+}
+
+func (s *Store) refs(ctx context.Context, what, sql string, args ...any) ([]Ref, error) {
+	rows, err := s.pool.Query(ctx, sql, args...)
 	if err != nil {
-		return nil, fmt.Errorf("expired leases: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	refs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Ref, error) {
 		var ref Ref
 		return ref, r.Scan(&ref.UserID, &ref.ID)
 	})
 	if err != nil {
-		return nil, fmt.Errorf("expired leases: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	return refs, nil
 }
@@ -236,7 +248,9 @@ func readOutputs(ctx context.Context, q querier, j *job.Job) error {
 	return nil
 }
 
+// writeOutputs upserts the job's outputs in one round trip.
 func writeOutputs(ctx context.Context, tx pgx.Tx, j *job.Job) error {
+	var batch pgx.Batch
 	for _, o := range j.Outputs {
 		var compliance []byte
 		if o.Compliance != nil {
@@ -246,14 +260,14 @@ func writeOutputs(ctx context.Context, tx pgx.Tx, j *job.Job) error {
 			}
 			compliance = b
 		}
-		_, err := tx.Exec(ctx, `INSERT INTO job_outputs (job_id, idx, state, image_id, fidelity, flagged, compliance, error)
+		batch.Queue(`INSERT INTO job_outputs (job_id, idx, state, image_id, fidelity, flagged, compliance, error)
 			VALUES ($1,$2,$3,$4,$5,$6,$7,$8)
 			ON CONFLICT (job_id, idx) DO UPDATE SET state=EXCLUDED.state, image_id=EXCLUDED.image_id,
 				fidelity=EXCLUDED.fidelity, flagged=EXCLUDED.flagged, compliance=EXCLUDED.compliance, error=EXCLUDED.error`,
 			j.ID, o.Index, string(o.State), o.ImageID, o.Fidelity, o.Flagged, compliance, o.Error)
-		if err != nil {
-			return fmt.Errorf("write output %d of %s: %w", o.Index, j.ID, err)
-		}
+	}
+	if err := tx.SendBatch(ctx, &batch).Close(); err != nil {
+		return fmt.Errorf("write outputs of %s: %w", j.ID, err)
 	}
 	return nil
 }

@@ -326,3 +326,13 @@ func (s *Server) ExportUserData(ctx context.Context, req *mediav1.ExportUserData
 	}
 	return resp, nil
 }
+
+// DiscardJobImages deletes a job's generated images that were never
+// committed, for the generation worker.
+func (s *Server) DiscardJobImages(ctx context.Context, req *mediav1.DiscardJobImagesRequest) (*mediav1.DiscardJobImagesResponse, error) {
+	n, err := s.svc.DiscardJobImages(ctx, req.GetUserId(), req.GetJobId(), req.GetKeepImageIds())
+	if err != nil {
+		return nil, err
+	}
+	return &mediav1.DiscardJobImagesResponse{DeletedCount: int32(n)}, nil
+}

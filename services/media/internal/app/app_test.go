@@ -49,6 +49,7 @@ type env struct {
 	signingKey []byte
 	mediaDir   string
 	nats       string
+	addr       string
 }
 
 func start(t *testing.T) *env {
@@ -111,6 +112,7 @@ func start(t *testing.T) *env {
 	t.Cleanup(func() { conn.Close() })
 	waitServing(t, healthpb.NewHealthClient(conn))
 	e.client = mediav1.NewMediaServiceClient(conn)
+	e.addr = lis.Addr().String()
 	return e
 }
 
@@ -685,5 +687,116 @@ func waitEvent(t *testing.T, js jetstream.JetStream, subject string, dst proto.M
 		if done() {
 			return
 		}
+	}
+}
+
+func TestDiscardJobImages_deletesTheJobsUncommittedOutputsOnly(t *testing.T) {
+	t.Parallel()
+	e := start(t)
+	up, err := e.upload(t, "user-a", "bottle.png", phototest.PNG(t, 32, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	storeAs := func(userID string, kind mediav1.ImageKind, jobID string) *mediav1.Image {
+		t.Helper()
+		img, err := e.store(t, &mediav1.StoreMetadata{UserId: userID, Kind: kind, ParentImageId: up.GetId(), JobId: jobID}, phototest.PNG(t, 24, 24))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return img
+	}
+	gen := mediav1.ImageKind_IMAGE_KIND_GENERATED
+	committed := storeAs("user-a", gen, "job-1")
+	orphans := []*mediav1.Image{storeAs("user-a", gen, "job-1"), storeAs("user-a", gen, "job-1")}
+	survivors := map[string]*mediav1.Image{
+		"upload":                 up,
+		"committed_output":       committed,
+		"other_job":              storeAs("user-a", gen, "job-2"),
+		"mask_of_the_job":        storeAs("user-a", mediav1.ImageKind_IMAGE_KIND_MASK, "job-1"),
+		"other_user_same_job_id": storeAs("user-b", gen, "job-1"),
+	}
+
+	for name, req := range map[string]*mediav1.DiscardJobImagesRequest{
+		"no_user":         {JobId: "job-1"},
+		"no_job":          {UserId: "user-a"},
+		"keep_not_an_id":  {UserId: "user-a", JobId: "job-1", KeepImageIds: []string{committed.GetId(), "img-1"}},
+		"user_with_slash": {UserId: "user-a/../user-b", JobId: "job-1"},
+	} {
+		if _, err := e.client.DiscardJobImages(t.Context(), req); code(err) != codes.InvalidArgument {
+			t.Errorf("%s: %v, want InvalidArgument", name, err)
+		}
+	}
+	// Internal: a user's token alone does not reach it.
+	userConn, err := rpc.Dial(e.addr, rpc.ClientOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { userConn.Close() })
+	if _, err := mediav1.NewMediaServiceClient(userConn).DiscardJobImages(e.as(t, "user-a"), &mediav1.DiscardJobImagesRequest{UserId: "user-a", JobId: "job-1"}); code(err) != codes.Unauthenticated {
+		t.Fatalf("without a service credential: %v, want Unauthenticated", err)
+	}
+
+	resp, err := e.client.DiscardJobImages(t.Context(), &mediav1.DiscardJobImagesRequest{UserId: "user-a", JobId: "job-1", KeepImageIds: []string{committed.GetId()}})
+	if err != nil || resp.GetDeletedCount() != 2 {
+		t.Fatalf("discard: %v, %v, want 2 deleted", resp, err)
+	}
+	for _, img := range orphans {
+		if _, err := e.client.GetImage(e.as(t, "user-a"), &mediav1.GetImageRequest{ImageId: img.GetId()}); code(err) != codes.NotFound {
+			t.Errorf("discarded image %s: %v, want NotFound", img.GetId(), err)
+		}
+		for _, f := range e.blobFiles(t) {
+			if strings.Contains(f, img.GetId()) {
+				t.Errorf("blob of a discarded image left: %s", f)
+			}
+		}
+	}
+	checkSurvivors := func() {
+		t.Helper()
+		for name, img := range survivors {
+			owner := "user-a"
+			if name == "other_user_same_job_id" {
+				owner = "user-b"
+			}
+			if _, err := e.read(e.as(t, owner), &mediav1.ReadImageRequest{ImageId: img.GetId(), Variant: mediav1.Variant_VARIANT_THUMBNAIL}); err != nil {
+				t.Errorf("%s: %v, want it kept", name, err)
+			}
+		}
+	}
+	checkSurvivors()
+
+	// What DeleteImage emits, once per discarded image.
+	nc, err := nats.Connect(e.nats)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{orphans[0].GetId(): true, orphans[1].GetId(): true}
+	var deleted eventsv1.ImageDeleted
+	waitEvent(t, js, events.SubjectImageDeleted, &deleted, func() bool {
+		if deleted.GetUserId() == "user-a" {
+			delete(want, deleted.GetImageId())
+		}
+		return len(want) == 0
+	})
+
+	again, err := e.client.DiscardJobImages(t.Context(), &mediav1.DiscardJobImagesRequest{UserId: "user-a", JobId: "job-1", KeepImageIds: []string{committed.GetId()}})
+	if err != nil || again.GetDeletedCount() != 0 {
+		t.Fatalf("second discard: %v, %v, want 0 deleted", again, err)
+	}
+	checkSurvivors()
+
+	// The job ended without a committed output: nothing is kept.
+	all, err := e.client.DiscardJobImages(t.Context(), &mediav1.DiscardJobImagesRequest{UserId: "user-a", JobId: "job-1"})
+	if err != nil || all.GetDeletedCount() != 1 {
+		t.Fatalf("discard without keep: %v, %v, want 1 deleted", all, err)
+	}
+	delete(survivors, "committed_output")
+	checkSurvivors()
+	if _, err := e.client.GetImage(e.as(t, "user-a"), &mediav1.GetImageRequest{ImageId: committed.GetId()}); code(err) != codes.NotFound {
+		t.Errorf("output after discarding the whole job: %v, want NotFound", err)
 	}
 }

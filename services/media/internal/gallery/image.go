@@ -122,6 +122,10 @@ type Repository interface {
 	// Delete removes a record, counting the images generated from it that
 	// stay, and writes the events fn returns in the same transaction.
 	Delete(ctx context.Context, userID, id string, fn func(img Image, keptGenerated int) []events.Event) (Image, int, error)
+	// DeleteJobImages removes the user's generated images of a job whose
+	// ids are not in keep, and writes the events fn returns for each in the
+	// same transaction. It returns the records it removed.
+	DeleteJobImages(ctx context.Context, userID, jobID string, keep []string, fn func(img Image) []events.Event) ([]Image, error)
 	// Existing reports which of ids have a record.
 	Existing(ctx context.Context, ids []string) (map[string]bool, error)
 }

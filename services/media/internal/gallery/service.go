@@ -348,6 +348,36 @@ func (s *Service) Delete(ctx context.Context, userID, id string) (int, error) {
 	return kept, nil
 }
 
+// DiscardJobImages deletes the generated images of a user's job that are
+// not in keep: the outputs of attempts that were never committed (refused,
+// retried, or the job ended). Each goes the way Delete takes it (record and
+// deletion event in one transaction, then the blobs), so it is idempotent:
+// a repeated call finds nothing left and returns 0.
+func (s *Service) DiscardJobImages(ctx context.Context, userID, jobID string, keep []string) (int, error) {
+	if err := checkUserID(userID); err != nil {
+		return 0, err
+	}
+	if jobID == "" {
+		return 0, apperr.Invalid("job id required", apperr.Violation{Field: "job_id", Description: "required"})
+	}
+	for _, id := range keep {
+		// An id that cannot name an image would silently keep nothing.
+		if _, err := uuid.Parse(id); err != nil {
+			return 0, apperr.Invalid("invalid image id to keep", apperr.Violation{Field: "keep_image_ids", Description: fmt.Sprintf("%q is not an image id", id)})
+		}
+	}
+	imgs, err := s.repo.DeleteJobImages(ctx, userID, jobID, keep, func(img Image) []events.Event {
+		return []events.Event{events.NewEvent(events.SubjectImageDeleted, &eventsv1.ImageDeleted{ImageId: img.ID, UserId: img.UserID})}
+	})
+	if err != nil {
+		return 0, fmt.Errorf("discard images of job %s: %w", jobID, err)
+	}
+	for _, img := range imgs {
+		s.deleteBlobs(context.WithoutCancel(ctx), img.UserID, img.ID)
+	}
+	return len(imgs), nil
+}
+
 // PurgeBlobs deletes every blob of a user. It is idempotent, so the
 // account-deletion consumer can run it before committing the rows' deletion
 // and retry it as often as needed.

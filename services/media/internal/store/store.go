@@ -134,6 +134,37 @@ func (s *Store) Delete(ctx context.Context, userID, id string, fn func(gallery.I
 	return img, kept, nil
 }
 
+// DeleteJobImages removes the user's generated images of a job but those in
+// keep, with fn's events, in one transaction. DELETE … RETURNING locks the
+// rows, so an image deleted concurrently (DeleteImage, another discard) is
+// reported, and its event written, by one of them only.
+func (s *Store) DeleteJobImages(ctx context.Context, userID, jobID string, keep []string, fn func(gallery.Image) []events.Event) ([]gallery.Image, error) {
+	if keep == nil {
+		keep = []string{} // NULL would make the NOT ANY below NULL and match nothing
+	}
+	var imgs []gallery.Image
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `DELETE FROM images WHERE user_id = $1 AND job_id = $2 AND kind = $3
+			AND NOT (id = ANY($4::uuid[])) RETURNING `+columns, userID, jobID, int16(gallery.KindGenerated), keep)
+		if err != nil {
+			return fmt.Errorf("delete images of job %s: %w", jobID, err)
+		}
+		imgs, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (gallery.Image, error) { return scanImage(r) })
+		if err != nil {
+			return fmt.Errorf("delete images of job %s: %w", jobID, err)
+		}
+		var evs []events.Event
+		for _, img := range imgs {
+			evs = append(evs, fn(img)...)
+		}
+		return events.Append(ctx, tx, evs...)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return imgs, nil
+}
+
 // Existing reports which ids have a record.
 func (s *Store) Existing(ctx context.Context, ids []string) (map[string]bool, error) {
 	rows, err := s.pool.Query(ctx, `SELECT id::text FROM images WHERE id = ANY($1::uuid[])`, ids)

@@ -251,6 +251,12 @@ function exportData() {
           exp.expireTime ? timeEl(exp.expireTime) : null)));
       return;
     }
+    if (exp.state === 'EXPORT_STATE_EXPIRED') {
+      localStorage.removeItem(EXPORT_KEY);
+      busy(button, false);
+      replace(status, alertBox('info', 'That export has expired.', 'Exports are deleted after 7 days. Start a new one to download your data.'));
+      return;
+    }
     if (exp.state === 'EXPORT_STATE_FAILED') {
       localStorage.removeItem(EXPORT_KEY);
       busy(button, false);
