@@ -126,7 +126,7 @@ func (r *rendered) add(apiVersion, kind string, b []byte) error {
 		r.hpas = append(r.hpas, o)
 		return strict(&r.hpas[len(r.hpas)-1])
 	case "postgresql.cnpg.io/v1/Cluster", "postgresql.cnpg.io/v1/ScheduledBackup", "postgresql.cnpg.io/v1/Database",
-		"monitoring.coreos.com/v1/ServiceMonitor", "keda.sh/v1alpha1/ScaledObject":
+		"monitoring.coreos.com/v1/PodMonitor", "monitoring.coreos.com/v1/PrometheusRule", "keda.sh/v1alpha1/ScaledObject":
 		var o map[string]any
 		if err := strict(&o); err != nil {
 			return err
@@ -146,7 +146,8 @@ var customRequired = map[string][]string{
 	"Cluster":         {"spec.instances", "spec.storage.size", "spec.imageName", "spec.bootstrap.initdb.database"},
 	"ScheduledBackup": {"spec.schedule", "spec.cluster.name"},
 	"Database":        {"spec.name", "spec.owner", "spec.cluster.name"},
-	"ServiceMonitor":  {"spec.selector.matchLabels", "spec.endpoints"},
+	"PodMonitor":      {"spec.selector", "spec.podMetricsEndpoints"},
+	"PrometheusRule":  {"spec.groups"},
 	"ScaledObject":    {"spec.scaleTargetRef.name", "spec.triggers"},
 }
 

@@ -18,6 +18,9 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/metric"
+
+	"github.com/connectengine/photoshoot/pkg/postgres"
 )
 
 // Headers a dead-lettered message carries besides the original ones.
@@ -74,15 +77,19 @@ type ConsumerConfig struct {
 	Backoff []time.Duration
 	// Handler applies one message.
 	Handler Handler
+	// MeterProvider receives photoshoot.consumer.messages, deliveries by
+	// outcome; the global one when nil.
+	MeterProvider metric.MeterProvider
 }
 
 // Consumer runs a Handler for each message of a durable JetStream pull
 // consumer, exactly once per event as far as the handler's transaction goes.
 type Consumer struct {
-	pool   *pgxpool.Pool
-	js     jetstream.JetStream
-	logger *slog.Logger
-	cfg    ConsumerConfig
+	pool    *pgxpool.Pool
+	js      jetstream.JetStream
+	logger  *slog.Logger
+	cfg     ConsumerConfig
+	metrics *consumerMetrics
 }
 
 // NewConsumer returns a consumer whose inbox lives in pool's database, which
@@ -100,7 +107,10 @@ func NewConsumer(pool *pgxpool.Pool, js jetstream.JetStream, logger *slog.Logger
 	if len(cfg.Backoff) == 0 {
 		cfg.Backoff = []time.Duration{time.Second, 5 * time.Second, 30 * time.Second, time.Minute}
 	}
-	return &Consumer{pool: pool, js: js, logger: logger.With("consumer", cfg.Durable), cfg: cfg}
+	return &Consumer{
+		pool: pool, js: js, logger: logger.With("consumer", cfg.Durable), cfg: cfg,
+		metrics: newConsumerMetrics(cfg.MeterProvider, cfg.Durable),
+	}
 }
 
 // Run creates or updates the durable consumer (retrying while NATS is
@@ -236,6 +246,9 @@ func (c *Consumer) handle(ctx context.Context, msg jetstream.Msg) {
 	case err == nil || errors.Is(err, errDuplicate):
 		if errors.Is(err, errDuplicate) {
 			span.SetAttributes(attribute.Bool("photoshoot.duplicate", true))
+			c.metrics.count(ctx, outcomeDuplicate)
+		} else {
+			c.metrics.count(ctx, outcomeHandled)
 		}
 		if err := msg.Ack(); err != nil {
 			// The effects are committed; the redelivery will be a
@@ -249,6 +262,7 @@ func (c *Consumer) handle(ctx context.Context, msg jetstream.Msg) {
 	default:
 		span.RecordError(err)
 		span.SetStatus(codes.Error, "handler failed")
+		c.metrics.count(ctx, outcomeFailed)
 		delay := c.cfg.Backoff[min(int(m.NumDelivered)-1, len(c.cfg.Backoff)-1)]
 		c.logger.WarnContext(ctx, "consumer: handler failed, will retry", "event", m.ID, "subject", m.Subject,
 			"delivery", m.NumDelivered, "retry_in", delay, "err", err)
@@ -261,12 +275,16 @@ func (c *Consumer) handle(ctx context.Context, msg jetstream.Msg) {
 // apply records the event in the inbox and runs the handler, in one
 // transaction. Concurrent deliveries of one event serialise on the inbox
 // row: the second waits for the first to commit, then sees a duplicate.
+//
+// The handler's tx takes postgres.AfterCommit: its hooks run once the
+// transaction has committed.
 func (c *Consumer) apply(ctx context.Context, m Message) (err error) {
-	tx, err := c.pool.Begin(ctx)
+	raw, err := c.pool.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	defer func() { _ = raw.Rollback(context.WithoutCancel(ctx)) }()
+	tx, committed := postgres.WithCommitHooks(raw)
 	tag, err := tx.Exec(ctx, "INSERT INTO inbox (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING", c.cfg.Durable, m.ID)
 	if err != nil {
 		return fmt.Errorf("record event %s in inbox: %w", m.ID, err)
@@ -277,9 +295,10 @@ func (c *Consumer) apply(ctx context.Context, m Message) (err error) {
 	if err := c.runHandler(ctx, tx, m); err != nil {
 		return err
 	}
-	if err := tx.Commit(ctx); err != nil {
+	if err := raw.Commit(ctx); err != nil {
 		return fmt.Errorf("commit event %s: %w", m.ID, err)
 	}
+	committed()
 	return nil
 }
 
@@ -341,9 +360,11 @@ func (c *Consumer) deadLetter(ctx context.Context, msg jetstream.Msg, m Message,
 	if err != nil {
 		delay := c.cfg.Backoff[len(c.cfg.Backoff)-1]
 		c.logger.ErrorContext(ctx, "consumer: dead-letter publish failed, will retry", "event", m.ID, "retry_in", delay, "err", err)
+		c.metrics.count(ctx, outcomeFailed)
 		_ = msg.NakWithDelay(delay)
 		return
 	}
+	c.metrics.count(ctx, outcomeDeadLettered)
 	c.logger.ErrorContext(ctx, "consumer: message dead-lettered", "event", m.ID, "subject", m.Subject,
 		"deliveries", m.NumDelivered, "err", cause)
 	if err := msg.TermWithReason("dead-lettered"); err != nil {

@@ -12,6 +12,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/metric"
 )
 
 // Retention of published outbox rows: long enough to investigate a problem,
@@ -38,6 +40,9 @@ type RelayOptions struct {
 	ClaimTTL time.Duration
 	// MaxBackoff caps the pause after errors (default 30 s).
 	MaxBackoff time.Duration
+	// MeterProvider receives the outbox gauges while Run runs; the global
+	// one when nil.
+	MeterProvider metric.MeterProvider
 }
 
 func (o RelayOptions) withDefaults() RelayOptions {
@@ -52,6 +57,9 @@ func (o RelayOptions) withDefaults() RelayOptions {
 	}
 	if o.MaxBackoff <= 0 {
 		o.MaxBackoff = 30 * time.Second
+	}
+	if o.MeterProvider == nil {
+		o.MeterProvider = otel.GetMeterProvider()
 	}
 	return o
 }
@@ -82,8 +90,17 @@ func NewRelay(pool *pgxpool.Pool, js jetstream.JetStream, logger *slog.Logger, o
 // returns nil. It wakes on NOTIFY from Append (over a dedicated connection)
 // and polls as a fallback. Database and NATS errors are logged and retried
 // with exponential backoff; they never end Run, so events wait in Postgres
-// while NATS is down.
+// while NATS is down. While it runs, the outbox's depth and age are
+// observable gauges (see observeOutbox).
 func (r *Relay) Run(ctx context.Context) error {
+	gauges, err := observeOutbox(r.opt.MeterProvider, r.pool)
+	if err != nil {
+		otel.Handle(err)
+	} else {
+		// Unregistered before the pool closes at shutdown, so a late scrape
+		// does not query a closed pool.
+		defer func() { _ = gauges.Unregister() }()
+	}
 	listenCtx, stopListening := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Go(func() { r.listen(listenCtx) })

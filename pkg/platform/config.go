@@ -54,7 +54,8 @@ type Config struct {
 	Keys authn.KeySource
 	// LogWriter receives the logs; nil means os.Stderr.
 	LogWriter io.Writer
-	// Telemetry adds to the tracer setup (tests pass span processors).
+	// Telemetry adds to the telemetry setup: tests pass span processors and
+	// a MetricsListener to scrape.
 	Telemetry telemetry.Options
 }
 

@@ -115,7 +115,7 @@ func New(ctx context.Context, cfg Config, opt Options) (_ *Platform, err error) 
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
 	p.Go("jetstream streams", p.ensureStreams)
-	relay := events.NewRelay(p.Pool, p.JetStream, logger, events.RelayOptions{})
+	relay := events.NewRelay(p.Pool, p.JetStream, logger, events.RelayOptions{MeterProvider: p.Telemetry.MeterProvider})
 	p.Go("outbox relay", relay.Run)
 
 	if p.ServiceToken, err = authn.NewServiceToken(cfg.ServiceAuthSecret, cfg.Service); err != nil {
@@ -142,7 +142,11 @@ func New(ctx context.Context, cfg Config, opt Options) (_ *Platform, err error) 
 		Users:           verifier,
 		Services:        services,
 		Unauthenticated: opt.Unauthenticated,
+		MeterProvider:   p.Telemetry.MeterProvider,
 	})
+	if addr := p.Telemetry.MetricsAddr; addr != nil {
+		logger.InfoContext(ctx, "metrics", "url", "http://"+addr.String()+telemetry.MetricsPath)
+	}
 	return p, nil
 }
 
@@ -173,7 +177,9 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, migrations fs.FS) error {
 // Dial connects to another service with the service credential attached;
 // retry lists its idempotent methods. The connection closes at shutdown.
 func (p *Platform) Dial(target string, retry ...string) (*grpc.ClientConn, error) {
-	conn, err := rpc.Dial(target, rpc.ClientOptions{Service: p.ServiceToken, RetryMethods: retry})
+	conn, err := rpc.Dial(target, rpc.ClientOptions{
+		Service: p.ServiceToken, RetryMethods: retry, MeterProvider: p.Telemetry.MeterProvider,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("dial %s: %w", target, err)
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	"go.opentelemetry.io/otel/metric"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/keepalive"
@@ -32,6 +33,9 @@ type ClientOptions struct {
 	// UNAVAILABLE (up to 4 attempts, backoff 0.1 s to 1 s). Others are never
 	// retried once sent, because a retry could repeat a side effect.
 	RetryMethods []string
+	// MeterProvider records otelgrpc's rpc.client.call.duration; the global
+	// one when nil.
+	MeterProvider metric.MeterProvider
 }
 
 // Dial returns a client connection (grpc.NewClient: it connects lazily).
@@ -53,7 +57,7 @@ func Dial(target string, opt ClientOptions, extra ...grpc.DialOption) (*grpc.Cli
 	c := &clientInterceptor{service: opt.Service, timeout: opt.DefaultTimeout}
 	opts := []grpc.DialOption{
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithStatsHandler(otelgrpc.NewClientHandler()),
+		grpc.WithStatsHandler(otelgrpc.NewClientHandler(meterProvider(opt.MeterProvider)...)),
 		grpc.WithChainUnaryInterceptor(c.unary),
 		grpc.WithChainStreamInterceptor(c.stream),
 		grpc.WithDefaultServiceConfig(cfg),

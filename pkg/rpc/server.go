@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	"go.opentelemetry.io/otel/metric"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -44,6 +45,9 @@ type ServerOptions struct {
 	// Files holds the descriptors that decide whether a method is public;
 	// protoregistry.GlobalFiles when nil. Tests pass their own.
 	Files *protoregistry.Files
+	// MeterProvider records otelgrpc's rpc.server.call.duration (by
+	// rpc.method and rpc.response.status_code); the global one when nil.
+	MeterProvider metric.MeterProvider
 }
 
 // Server is a configured gRPC server with its health service. Register
@@ -88,7 +92,7 @@ func NewServer(opt ServerOptions, extra ...grpc.ServerOption) *Server {
 		}
 	}
 	opts := []grpc.ServerOption{
-		grpc.StatsHandler(otelgrpc.NewServerHandler()),
+		grpc.StatsHandler(otelgrpc.NewServerHandler(meterProvider(opt.MeterProvider)...)),
 		grpc.ChainUnaryInterceptor(recoverUnary(log), observeUnary(log), a.unary),
 		grpc.ChainStreamInterceptor(recoverStream(log), observeStream(log), a.stream),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{
@@ -188,4 +192,13 @@ func failed(ctx context.Context, log *slog.Logger, method string, start time.Tim
 		slog.Any("error", err),
 	)
 	return st.Err()
+}
+
+// meterProvider is the otelgrpc option for mp, or none (the global provider)
+// when mp is nil.
+func meterProvider(mp metric.MeterProvider) []otelgrpc.Option {
+	if mp == nil {
+		return nil
+	}
+	return []otelgrpc.Option{otelgrpc.WithMeterProvider(mp)}
 }

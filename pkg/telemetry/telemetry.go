@@ -13,6 +13,11 @@
 // whether and which exporter runs, the sampler and the resource; the process
 // environment decides how OTLP connects. In a service Getenv is os.Getenv, so
 // the two always agree.
+//
+// Metrics can also be pulled: OTEL_METRICS_EXPORTER=prometheus serves the
+// meter provider's metrics as Prometheus text at /metrics on
+// OTEL_EXPORTER_PROMETHEUS_HOST:OTEL_EXPORTER_PROMETHEUS_PORT (the
+// specification's names and defaults, localhost:9464), read through Getenv.
 package telemetry
 
 import (
@@ -21,15 +26,22 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"runtime/debug"
 	"strings"
 	"sync"
+	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/otlptranslator"
 	"go.opentelemetry.io/contrib/exporters/autoexport"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
+	promexporter "go.opentelemetry.io/otel/exporters/prometheus"
 	"go.opentelemetry.io/otel/exporters/stdout/stdoutmetric"
 	"go.opentelemetry.io/otel/exporters/stdout/stdouttrace"
 	"go.opentelemetry.io/otel/propagation"
@@ -50,7 +62,18 @@ const (
 	envOTLPMetrics        = "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"
 	envTracesSampler      = "OTEL_TRACES_SAMPLER"
 	envTracesSamplerArg   = "OTEL_TRACES_SAMPLER_ARG"
+	envPrometheusHost     = "OTEL_EXPORTER_PROMETHEUS_HOST"
+	envPrometheusPort     = "OTEL_EXPORTER_PROMETHEUS_PORT"
 )
+
+// The specification's defaults for the Prometheus exporter's address.
+const (
+	defaultPrometheusHost = "localhost"
+	defaultPrometheusPort = "9464"
+)
+
+// MetricsPath is where the Prometheus exporter serves.
+const MetricsPath = "/metrics"
 
 // Options configures Setup. The zero value is valid apart from the service
 // name, which must come from ServiceName or OTEL_SERVICE_NAME.
@@ -70,6 +93,12 @@ type Options struct {
 	// background (an unreachable collector, dropped spans) instead of the
 	// default unstructured line on stderr. It is installed globally.
 	Logger *slog.Logger
+	// MetricsListener, when set, is where the Prometheus exporter serves
+	// instead of OTEL_EXPORTER_PROMETHEUS_HOST/_PORT; tests pass one bound to
+	// 127.0.0.1:0, which avoids racing for a free port. Setup owns it from
+	// then on and closes it on Shutdown, or at once when it fails. Passing one
+	// while OTEL_METRICS_EXPORTER is not prometheus is an error.
+	MetricsListener net.Listener
 }
 
 // Telemetry holds the providers Setup installed. Keep it to call Shutdown on
@@ -86,9 +115,13 @@ type Telemetry struct {
 	Propagator propagation.TextMapPropagator
 	// Resource describes this process on every span and metric.
 	Resource *resource.Resource
+	// MetricsAddr is where Prometheus scrapes MetricsPath when
+	// OTEL_METRICS_EXPORTER is prometheus, and nil otherwise.
+	MetricsAddr net.Addr
 
-	spanExporter sdktrace.SpanExporter // nil when spans are not exported
-	metricReader sdkmetric.Reader      // nil when metrics are not exported
+	spanExporter  sdktrace.SpanExporter // nil when spans are not exported
+	metricReader  sdkmetric.Reader      // nil when metrics are not exported
+	metricsServer *http.Server          // nil unless metrics are scraped
 
 	shutdownOnce sync.Once
 	shutdownErr  error
@@ -103,9 +136,11 @@ type Telemetry struct {
 //     Options.Console, "none" exports nothing;
 //   - "otlp", or no value but OTEL_EXPORTER_OTLP_ENDPOINT (or the signal's
 //     own _ENDPOINT) set, builds an OTLP exporter through autoexport;
+//   - OTEL_METRICS_EXPORTER "prometheus" serves /metrics over HTTP (see the
+//     package documentation); the listener is bound here, so a taken port
+//     fails Setup;
 //   - nothing set exports nothing;
-//   - anything else (including "prometheus", until metrics get their own
-//     scrape endpoint) is an error, so a typo fails at start.
+//   - anything else is an error, so a typo fails at start.
 //
 // Spans are sampled by OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG,
 // parentbased_traceidratio with ratio 1 by default.
@@ -121,17 +156,17 @@ func Setup(ctx context.Context, opt Options) (*Telemetry, error) {
 
 	res, err := newResource(ctx, opt.ServiceName, getenv)
 	if err != nil {
-		return nil, err
+		return nil, closeListener(opt.MetricsListener, err)
 	}
 	sampler, err := newSampler(getenv)
 	if err != nil {
-		return nil, err
+		return nil, closeListener(opt.MetricsListener, err)
 	}
 	exp, err := newSpanExporter(ctx, getenv, console)
 	if err != nil {
-		return nil, err
+		return nil, closeListener(opt.MetricsListener, err)
 	}
-	reader, err := newMetricReader(ctx, getenv, console)
+	reader, scrape, err := newMetricReader(ctx, getenv, console, opt.MetricsListener)
 	if err != nil {
 		if exp != nil {
 			err = errors.Join(err, exp.Shutdown(ctx))
@@ -168,6 +203,10 @@ func Setup(ctx context.Context, opt Options) (*Telemetry, error) {
 			logger.Warn("opentelemetry", "err", err)
 		}))
 	}
+	if scrape != nil {
+		t.MetricsAddr = scrape.lis.Addr()
+		t.metricsServer = scrape.serve(opt.Logger)
+	}
 	otel.SetTracerProvider(t.TracerProvider)
 	otel.SetMeterProvider(t.MeterProvider)
 	otel.SetTextMapPropagator(t.Propagator)
@@ -181,6 +220,11 @@ func Setup(ctx context.Context, opt Options) (*Telemetry, error) {
 func (t *Telemetry) Shutdown(ctx context.Context) error {
 	t.shutdownOnce.Do(func() {
 		var errs []error
+		if t.metricsServer != nil {
+			if err := t.metricsServer.Shutdown(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("stop metrics server: %w", errors.Join(err, t.metricsServer.Close())))
+			}
+		}
 		if err := t.TracerProvider.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("shut down tracer provider: %w", err))
 		}
@@ -301,31 +345,123 @@ func newSpanExporter(ctx context.Context, getenv func(string) string, console io
 	return exp, nil
 }
 
-// newMetricReader returns nil when metrics should not leave the process.
-func newMetricReader(ctx context.Context, getenv func(string) string, console io.Writer) (sdkmetric.Reader, error) {
-	switch name := strings.TrimSpace(getenv(envMetricsExporter)); name {
+// newMetricReader returns nil when metrics should not leave the process,
+// and the scrape endpoint to serve when they are pulled.
+func newMetricReader(ctx context.Context, getenv func(string) string, console io.Writer, lis net.Listener) (sdkmetric.Reader, *scrapeEndpoint, error) {
+	name := strings.TrimSpace(getenv(envMetricsExporter))
+	if lis != nil && name != "prometheus" {
+		return nil, nil, closeListener(lis, fmt.Errorf("a metrics listener was given but %s=%q, not prometheus", envMetricsExporter, name))
+	}
+	switch name {
 	case "none":
-		return nil, nil
+		return nil, nil, nil
 	case "console":
 		exp, err := stdoutmetric.New(stdoutmetric.WithWriter(console))
 		if err != nil {
-			return nil, fmt.Errorf("create console metric exporter: %w", err)
+			return nil, nil, fmt.Errorf("create console metric exporter: %w", err)
 		}
-		return sdkmetric.NewPeriodicReader(exp), nil
+		return sdkmetric.NewPeriodicReader(exp), nil, nil
+	case "prometheus":
+		return newPrometheusReader(getenv, lis)
 	case "":
 		if getenv(envOTLPEndpoint) == "" && getenv(envOTLPMetrics) == "" {
-			return nil, nil
+			return nil, nil, nil
 		}
 	case "otlp":
 	default:
-		return nil, fmt.Errorf("%s=%q: unsupported exporter (want otlp, console or none)", envMetricsExporter, name)
+		return nil, nil, fmt.Errorf("%s=%q: unsupported exporter (want otlp, prometheus, console or none)", envMetricsExporter, name)
 	}
 	reader, err := autoexport.NewMetricReader(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("create metric reader: %w", err)
+		return nil, nil, fmt.Errorf("create metric reader: %w", err)
 	}
 	if autoexport.IsNoneMetricReader(reader) {
-		return nil, nil
+		return nil, nil, nil
 	}
-	return reader, nil
+	return reader, nil, nil
+}
+
+// scrapeEndpoint is the Prometheus exporter's registry and the listener it
+// will be served on.
+type scrapeEndpoint struct {
+	registry *prometheus.Registry
+	lis      net.Listener
+}
+
+// newPrometheusReader builds a Prometheus exporter on a registry of its own
+// (nothing else in the process registers there, so /metrics holds exactly
+// what the meter provider collects) and binds its listener: lis when given,
+// otherwise OTEL_EXPORTER_PROMETHEUS_HOST:OTEL_EXPORTER_PROMETHEUS_PORT.
+//
+// Names follow Prometheus conventions (dots become underscores, units and
+// _total become suffixes: rpc.server.call.duration in seconds is
+// rpc_server_call_duration_seconds), chosen explicitly because the
+// exporter's default is due to change.
+func newPrometheusReader(getenv func(string) string, lis net.Listener) (sdkmetric.Reader, *scrapeEndpoint, error) {
+	if lis == nil {
+		host := orDefault(strings.TrimSpace(getenv(envPrometheusHost)), defaultPrometheusHost)
+		port := orDefault(strings.TrimSpace(getenv(envPrometheusPort)), defaultPrometheusPort)
+		addr := net.JoinHostPort(host, port)
+		var err error
+		if lis, err = net.Listen("tcp", addr); err != nil {
+			return nil, nil, fmt.Errorf("listen for Prometheus scrapes on %s (%s, %s): %w", addr, envPrometheusHost, envPrometheusPort, err)
+		}
+	}
+	reg := prometheus.NewRegistry()
+	exp, err := promexporter.New(
+		promexporter.WithRegisterer(reg),
+		promexporter.WithTranslationStrategy(otlptranslator.UnderscoreEscapingWithSuffixes),
+	)
+	if err != nil {
+		return nil, nil, closeListener(lis, fmt.Errorf("create Prometheus exporter: %w", err))
+	}
+	return exp, &scrapeEndpoint{registry: reg, lis: lis}, nil
+}
+
+// serve starts the HTTP server for MetricsPath. A scrape that fails half-way
+// (one callback erring) still returns the rest, and the error reaches the
+// logger.
+func (e *scrapeEndpoint) serve(logger *slog.Logger) *http.Server {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	errLog := slog.NewLogLogger(logger.Handler(), slog.LevelWarn)
+	mux := http.NewServeMux()
+	mux.Handle("GET "+MetricsPath, promhttp.HandlerFor(e.registry, promhttp.HandlerOpts{
+		ErrorLog:      errLog,
+		ErrorHandling: promhttp.ContinueOnError,
+		Timeout:       10 * time.Second,
+	}))
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 5 * time.Second,
+		WriteTimeout:      15 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          errLog,
+	}
+	go func() {
+		if err := srv.Serve(e.lis); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			otel.Handle(fmt.Errorf("metrics server on %s stopped: %w", e.lis.Addr(), err))
+		}
+	}()
+	return srv
+}
+
+// closeListener closes lis, if any, and returns err with the close error.
+func closeListener(lis net.Listener, err error) error {
+	if lis == nil {
+		return err
+	}
+	if cerr := lis.Close(); cerr != nil && !errors.Is(cerr, net.ErrClosed) {
+		return errors.Join(err, cerr)
+	}
+	return err
+}
+
+// orDefault returns v, or def when v is empty.
+func orDefault(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
 }

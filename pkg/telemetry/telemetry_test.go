@@ -336,7 +336,7 @@ func TestSetup_rejects_bad_config(t *testing.T) {
 		{name: "ratio_not_a_number", svc: "s", env: map[string]string{"OTEL_TRACES_SAMPLER_ARG": "half"}},
 		{name: "ratio_out_of_range", svc: "s", env: map[string]string{"OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "1.5"}},
 		{name: "unknown_traces_exporter", svc: "s", env: map[string]string{"OTEL_TRACES_EXPORTER": "zipkin"}},
-		{name: "unknown_metrics_exporter", svc: "s", env: map[string]string{"OTEL_METRICS_EXPORTER": "prometheus"}},
+		{name: "unknown_metrics_exporter", svc: "s", env: map[string]string{"OTEL_METRICS_EXPORTER": "statsd"}},
 		{name: "bad_resource_attributes", svc: "s", env: map[string]string{"OTEL_RESOURCE_ATTRIBUTES": "novalue"}},
 	}
 	for _, tt := range tests {

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -68,11 +69,16 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 			err = errors.Join(err, a.stack.Close(cctx))
 		}
 	}()
-	tel, err := telemetry.Setup(ctx, telemetry.Options{ServiceName: "gateway", Getenv: cfg.Getenv, Logger: logger})
+	tel, err := telemetry.Setup(ctx, telemetry.Options{
+		ServiceName: "gateway", Getenv: cfg.Getenv, Logger: logger, MetricsListener: cfg.MetricsListener,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("telemetry: %w", err)
 	}
 	a.stack.Push("telemetry", tel.Shutdown)
+	if tel.MetricsAddr != nil {
+		logger.InfoContext(ctx, "metrics", "url", "http://"+tel.MetricsAddr.String()+telemetry.MetricsPath)
+	}
 
 	token, err := authn.NewServiceToken(cfg.ServiceAuthSecret, "gateway")
 	if err != nil {
@@ -89,7 +95,7 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		{"analysis", cfg.AnalysisAddr, &up.Analysis},
 		{"generation", cfg.GenerationAddr, &up.Generation},
 	} {
-		conn, err := rpc.Dial(u.addr, rpc.ClientOptions{Service: token})
+		conn, err := rpc.Dial(u.addr, rpc.ClientOptions{Service: token, MeterProvider: tel.MeterProvider})
 		if err != nil {
 			return nil, fmt.Errorf("dial %s at %s: %w", u.name, u.addr, err)
 		}
@@ -162,21 +168,38 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		ScriptHosts:  web.ScriptHosts(webOpt),
 		ConnectHosts: web.ScriptHosts(webOpt),
 	}
-	handler := edge.Chain(mux,
+	handler := edge.Chain(edge.Routes(mux),
 		edge.RequestID,
 		edge.Security(security),
 		csrf.Handler,
 		compress,
 		auth.Middleware,
 	)
+	// Spans start as "METHOD" and get their route once one matched
+	// (edge.SetRoute), never the raw path: ids in paths would make every
+	// span name unique. The server name is fixed to the public origin, so
+	// the Host header a client sends cannot mint new metric series.
 	a.handler = otelhttp.NewHandler(handler, "gateway",
-		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string {
-			if r.Pattern != "" {
-				return r.Pattern
-			}
-			return r.Method + " " + r.URL.Path
-		}))
+		otelhttp.WithMeterProvider(tel.MeterProvider),
+		otelhttp.WithServerName(serverName(cfg.PublicURL)),
+		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method }))
 	return a, nil
+}
+
+// serverName is the public origin's host:port, the port made explicit.
+func serverName(publicURL string) string {
+	u, err := url.Parse(publicURL)
+	if err != nil || u.Host == "" {
+		return ""
+	}
+	if u.Port() != "" {
+		return u.Host
+	}
+	port := "80"
+	if u.Scheme == "https" {
+		port = "443"
+	}
+	return net.JoinHostPort(u.Hostname(), port)
 }
 
 // Handler is the gateway's whole HTTP surface.

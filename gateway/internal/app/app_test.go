@@ -5,7 +5,9 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -26,6 +28,7 @@ import (
 
 	"github.com/connectengine/photoshoot/gateway/internal/app"
 	"github.com/connectengine/photoshoot/pkg/authn"
+	"github.com/connectengine/photoshoot/pkg/telemetry/telemetrytest"
 	accountv1 "github.com/connectengine/photoshoot/proto/photoshoot/account/v1"
 	analysisv1 "github.com/connectengine/photoshoot/proto/photoshoot/analysis/v1"
 	billingv1 "github.com/connectengine/photoshoot/proto/photoshoot/billing/v1"
@@ -125,6 +128,14 @@ func startUpstream(t *testing.T) *upstream {
 
 func newGateway(t *testing.T, u *upstream) (*app.App, []byte) {
 	t.Helper()
+	a, secret, _ := startGateway(t, u, nil)
+	return a, secret
+}
+
+// startGateway builds a gateway on u with extra environment; with
+// OTEL_METRICS_EXPORTER=prometheus it also returns where /metrics is served.
+func startGateway(t *testing.T, u *upstream, extra map[string]string) (*app.App, []byte, string) {
+	t.Helper()
 	secret := make([]byte, 32)
 	_, _ = rand.Read(secret)
 	env := map[string]string{
@@ -134,16 +145,25 @@ func newGateway(t *testing.T, u *upstream) (*app.App, []byte) {
 		"LOG_FORMAT":          "text",
 		"SHUTDOWN_TIMEOUT":    "5s",
 	}
+	maps.Copy(env, extra)
 	cfg, err := app.LoadConfig(func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg.LogWriter = io.Discard
+	metrics := ""
+	if env["OTEL_METRICS_EXPORTER"] == "prometheus" {
+		lis, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.MetricsListener, metrics = lis, lis.Addr().String()
+	}
 	a, err := app.New(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return a, secret
+	return a, secret, metrics
 }
 
 func get(t *testing.T, h http.Handler, path string, header ...string) *httptest.ResponseRecorder {
@@ -433,5 +453,92 @@ func TestServeStopsGracefully(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("Serve did not return after cancel")
+	}
+}
+
+// TestMetrics serves real HTTP requests through the gateway and scrapes
+// /metrics: request counts and latency per route (the ServeMux pattern or,
+// for REST, the google.api.http template, never a raw path) and status, the
+// gRPC calls behind them per method, and one fixed server name whatever
+// Host a client sends.
+func TestMetrics(t *testing.T) {
+	t.Parallel()
+	u := startUpstream(t)
+	a, _, metrics := startGateway(t, u, map[string]string{"OTEL_METRICS_EXPORTER": "prometheus"})
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- a.Serve(ctx, lis) }()
+	base := "http://" + lis.Addr().String()
+	request := func(path, host string, header ...string) int {
+		t.Helper()
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, base+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Host = host
+		for i := 0; i+1 < len(header); i += 2 {
+			req.Header.Set(header[i], header[i+1])
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for _, host := range []string{"localhost:8080", "attacker.example:1234"} {
+		if code := request("/healthz", host); code != http.StatusOK {
+			t.Fatalf("/healthz = %d", code)
+		}
+	}
+	if code := request("/v1/billing/balance", "localhost:8080", "Cookie", "session=good-session"); code != http.StatusOK {
+		t.Fatalf("/v1/billing/balance = %d", code)
+	}
+	<-u.bill.md
+	if code := request("/v1/images/abc123/content", "localhost:8080", "Cookie", "session=good-session"); code != http.StatusNotImplemented {
+		t.Fatalf("/v1/images/abc123/content = %d, want 501 from the stub media service", code)
+	}
+
+	const dur = "http_server_request_duration_seconds_count"
+	m := telemetrytest.WaitFor(t, metrics, func(m telemetrytest.Metrics) error {
+		for _, w := range []struct {
+			match []string
+			value float64
+		}{
+			{[]string{"http_route", "/healthz", "http_response_status_code", "200", "http_request_method", "GET"}, 2},
+			{[]string{"http_route", "/v1/billing/balance", "http_response_status_code", "200"}, 1},
+			{[]string{"http_route", "/v1/images/{image_id}/content", "http_response_status_code", "501"}, 1},
+		} {
+			if got, ok := m.Value(dur, w.match...); !ok || got != w.value {
+				return fmt.Errorf("%s%v = %v (present %v), want %v", dur, w.match, got, ok, w.value)
+			}
+		}
+		const getBalance = "photoshoot.billing.v1.BillingService/GetBalance"
+		if got, _ := m.Value("rpc_client_call_duration_seconds_count", "rpc_method", getBalance, "rpc_response_status_code", "OK"); got != 1 {
+			return fmt.Errorf("GetBalance client calls = %v, want 1", got)
+		}
+		return nil
+	})
+	for _, l := range m.Labels("http_server_request_duration_seconds") {
+		if l["server_address"] != "localhost" || l["server_port"] != "8080" {
+			t.Errorf("series with server %s:%s, want localhost:8080 (the public origin): %v", l["server_address"], l["server_port"], l)
+		}
+		if strings.Contains(l["http_route"], "abc123") {
+			t.Errorf("raw path in http_route: %v", l)
+		}
+	}
+
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Serve = %v", err)
+	}
+	if resp, err := http.Get("http://" + metrics + "/metrics"); err == nil {
+		resp.Body.Close()
+		t.Errorf("metrics still served after shutdown")
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/netip"
 	"strings"
 	"time"
@@ -37,6 +38,10 @@ type Config struct {
 	TrustedProxies []netip.Prefix
 	// LogWriter receives the logs (set in code; nil means os.Stderr).
 	LogWriter io.Writer
+	// MetricsListener is where /metrics is served with
+	// OTEL_METRICS_EXPORTER=prometheus, instead of
+	// OTEL_EXPORTER_PROMETHEUS_HOST/_PORT (set in code, by tests).
+	MetricsListener net.Listener
 }
 
 // LoadConfig reads and validates the configuration; every error names the

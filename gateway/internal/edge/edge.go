@@ -1,5 +1,6 @@
 // Package edge holds the gateway's HTTP middleware: request ids, security
-// headers, body caps, per-request timeouts, compression and rate limits.
+// headers, body caps, per-request timeouts, compression, rate limits and
+// route names for telemetry.
 // Each is a plain func(http.Handler) http.Handler, composed in app.
 package edge
 
@@ -15,7 +16,9 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/gzhttp"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel/attribute"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/time/rate"
 )
@@ -191,4 +194,40 @@ func Chain(h http.Handler, mw ...func(http.Handler) http.Handler) http.Handler {
 		h = mw[i](h)
 	}
 	return h
+}
+
+// SetRoute names the route that served r: the http.route attribute of
+// otelhttp's request metrics and, as semantic conventions want, the span
+// name "METHOD route". otelhttp reads r.Pattern only from the request it
+// handed on, which the middleware here replace with copies; the labeler it
+// puts in the context is shared by all of them. The first, most specific
+// name wins, so call it innermost first.
+func SetRoute(r *http.Request, route string) {
+	l, ok := otelhttp.LabelerFromContext(r.Context())
+	if !ok || route == "" {
+		return
+	}
+	for _, kv := range l.Get() {
+		if kv.Key == semconv.HTTPRouteKey {
+			return
+		}
+	}
+	l.Add(semconv.HTTPRoute(route))
+	trace.SpanFromContext(r.Context()).SetName(r.Method + " " + route)
+}
+
+// Routes wraps a ServeMux so that the pattern it matched becomes the
+// request's route (see SetRoute), without the pattern's method: the
+// pattern "GET /v1/images/{image_id}/content" is the route
+// "/v1/images/{image_id}/content". Every route is a fixed pattern, never a
+// raw path, so the metrics' label values stay few.
+func Routes(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mux.ServeHTTP(w, r)
+		p := r.Pattern
+		if i := strings.IndexByte(p, ' '); i >= 0 {
+			p = p[i+1:]
+		}
+		SetRoute(r, p)
+	})
 }

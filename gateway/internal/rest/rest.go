@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/textproto"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
@@ -21,6 +22,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/connectengine/photoshoot/gateway/internal/edge"
 	"github.com/connectengine/photoshoot/gateway/internal/session"
 	accountv1 "github.com/connectengine/photoshoot/proto/photoshoot/account/v1"
 	analysisv1 "github.com/connectengine/photoshoot/proto/photoshoot/analysis/v1"
@@ -59,6 +61,7 @@ func NewMux(ctx context.Context, up Upstreams, auth *session.Authenticator) (*ru
 		runtime.WithForwardResponseOption(sessionCookies(auth)),
 		runtime.WithForwardResponseRewriter(hideSessionToken),
 		runtime.WithErrorHandler(errorHandler),
+		runtime.WithMiddlewares(routeName),
 	)
 	regs := []struct {
 		name string
@@ -137,4 +140,16 @@ func incomingHeader(key string) (string, bool) {
 		return "idempotency-key", true
 	}
 	return "", false
+}
+
+// routeName names the REST route by the google.api.http template that
+// matched ("/v1/images/{image_id}:analyze"), more specific than the "/v1/"
+// the gateway's ServeMux matched (see edge.SetRoute).
+func routeName(next runtime.HandlerFunc) runtime.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request, params map[string]string) {
+		if p, ok := runtime.HTTPPattern(r.Context()); ok {
+			edge.SetRoute(r, strings.ReplaceAll(p.String(), "=*}", "}"))
+		}
+		next(w, r, params)
+	}
 }

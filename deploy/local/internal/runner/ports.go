@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
 	"syscall"
 )
 
@@ -77,4 +78,37 @@ func parseHTTPAddr(addr string) (httpAddr, error) {
 		dialHost = "127.0.0.1"
 	}
 	return httpAddr{listen: addr, dial: net.JoinHostPort(dialHost, portStr), port: port}, nil
+}
+
+// metricsAddrs gives each named process a loopback address of its own for
+// its Prometheus /metrics (OTEL_METRICS_EXPORTER=prometheus), unless exporter,
+// the runner's own OTEL_METRICS_EXPORTER, chose another one (otlp, console,
+// none): the children then inherit that choice and serve nothing.
+func (p *portPicker) metricsAddrs(names []string, exporter string) (map[string]string, error) {
+	if e := strings.TrimSpace(exporter); e != "" && e != "prometheus" {
+		return nil, nil
+	}
+	addrs := make(map[string]string, len(names))
+	for _, name := range names {
+		port, err := p.pick()
+		if err != nil {
+			return nil, err
+		}
+		addrs[name] = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	}
+	return addrs, nil
+}
+
+// metricsEnv is the environment that makes a child serve /metrics on addr;
+// none when addr is empty.
+func metricsEnv(addr string) map[string]string {
+	if addr == "" {
+		return nil
+	}
+	host, port, _ := net.SplitHostPort(addr)
+	return map[string]string{
+		"OTEL_METRICS_EXPORTER":         "prometheus",
+		"OTEL_EXPORTER_PROMETHEUS_HOST": host,
+		"OTEL_EXPORTER_PROMETHEUS_PORT": port,
+	}
 }

@@ -146,6 +146,10 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		}
 		addrs[name] = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	}
+	metrics, err := ports.metricsAddrs(append(serviceNames(), gatewayName), cfg.Getenv("OTEL_METRICS_EXPORTER"))
+	if err != nil {
+		return err
+	}
 	common := map[string]string{
 		"NATS_URL":            natsURL,
 		"DEV_MODE":            "1",
@@ -165,19 +169,23 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	sup := newSupervisor(log)
 	cleanups = append(cleanups, func() error { return sup.stopAll(stopGrace) })
 	for _, name := range serviceNames() {
-		env := childEnv(cfg.Environ, common, map[string]string{
+		own := map[string]string{
 			"DATABASE_URL":      pg.urlFor(dbs[name]),
 			"GRPC_ADDR":         addrs[name],
 			"OTEL_SERVICE_NAME": name,
-		}, "HTTP_ADDR")
+		}
+		maps.Copy(own, metricsEnv(metrics[name]))
+		env := childEnv(cfg.Environ, common, own, "HTTP_ADDR")
 		if err := sup.start(name, bins[name], cfg.Root, env, con.writer(name)); err != nil {
 			return err
 		}
 	}
-	env := childEnv(cfg.Environ, common, map[string]string{
+	own := map[string]string{
 		"HTTP_ADDR":         gw.listen,
 		"OTEL_SERVICE_NAME": gatewayName,
-	}, "DATABASE_URL", "GRPC_ADDR")
+	}
+	maps.Copy(own, metricsEnv(metrics[gatewayName]))
+	env := childEnv(cfg.Environ, common, own, "DATABASE_URL", "GRPC_ADDR")
 	if err := sup.start(gatewayName, bins[gatewayName], cfg.Root, env, con.writer(gatewayName)); err != nil {
 		return err
 	}
@@ -192,11 +200,20 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	}
 	sup.ready.Store(true)
 	con.println(fmt.Sprintf("Photoshoot Studio is running at http://localhost:%d (healthy in %.2fs after start)", gw.port, time.Since(start).Seconds()))
+	metricsURLs := make(map[string]string, len(metrics))
+	if len(metrics) > 0 {
+		con.println("Prometheus metrics (scrape these):")
+		for _, name := range append(serviceNames(), gatewayName) {
+			metricsURLs[name] = "http://" + metrics[name] + "/metrics"
+			con.println(fmt.Sprintf("  %-10s %s", name, metricsURLs[name]))
+		}
+	}
 
 	state := runState{
 		PID:      os.Getpid(),
 		Gateway:  gatewayURL,
 		Services: addrs,
+		Metrics:  metricsURLs,
 		NATS:     natsURL,
 		Postgres: pg.adminURL,
 		PIDs:     sup.pids(),

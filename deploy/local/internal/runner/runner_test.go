@@ -173,3 +173,39 @@ func freeTestPort(t *testing.T) int {
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
 }
+
+func TestMetricsAddrs(t *testing.T) {
+	t.Parallel()
+	names := append(serviceNames(), gatewayName)
+	for _, exporter := range []string{"", "prometheus"} {
+		p := newPortPicker()
+		got, err := p.metricsAddrs(names, exporter)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen := map[string]bool{}
+		for _, name := range names {
+			addr := got[name]
+			host, _, err := net.SplitHostPort(addr)
+			if err != nil || host != "127.0.0.1" || seen[addr] {
+				t.Errorf("exporter %q: %s metrics on %q, want a loopback address of its own", exporter, name, addr)
+			}
+			seen[addr] = true
+			env := metricsEnv(addr)
+			if env["OTEL_METRICS_EXPORTER"] != "prometheus" || net.JoinHostPort(env["OTEL_EXPORTER_PROMETHEUS_HOST"], env["OTEL_EXPORTER_PROMETHEUS_PORT"]) != addr {
+				t.Errorf("metricsEnv(%q) = %v", addr, env)
+			}
+		}
+	}
+	// Another exporter chosen by the user is inherited: no ports, no
+	// overriding environment.
+	for _, exporter := range []string{"otlp", "console", "none"} {
+		got, err := newPortPicker().metricsAddrs(names, exporter)
+		if err != nil || len(got) != 0 {
+			t.Errorf("exporter %q: addresses %v, %v; want none", exporter, got, err)
+		}
+		if env := metricsEnv(got[gatewayName]); env != nil {
+			t.Errorf("exporter %q: metricsEnv = %v, want none", exporter, env)
+		}
+	}
+}

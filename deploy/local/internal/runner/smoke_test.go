@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -30,6 +31,7 @@ type runJSON struct {
 	PID      int               `json:"pid"`
 	Gateway  string            `json:"gateway"`
 	Services map[string]string `json:"services"`
+	Metrics  map[string]string `json:"metrics"`
 	NATS     string            `json:"nats"`
 	Postgres string            `json:"postgres"`
 	PIDs     map[string]int    `json:"pids"`
@@ -106,7 +108,7 @@ func runSuite(t *testing.T, root, bin, data string) *suite {
 	httpAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t)))
 	s := &suite{out: &lockedBuffer{}, done: make(chan struct{}), data: data}
 	s.cmd = exec.Command(filepath.Join(bin, "photoshoot-local"), "-root", root, "-data", data, "-bin", bin)
-	s.cmd.Env = append(environWithout("DATABASE_URL", "NATS_URL", "HTTP_ADDR"), "HTTP_ADDR="+httpAddr)
+	s.cmd.Env = append(environWithout("DATABASE_URL", "NATS_URL", "HTTP_ADDR", "OTEL_METRICS_EXPORTER"), "HTTP_ADDR="+httpAddr)
 	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	started := time.Now()
@@ -150,6 +152,20 @@ func runSuite(t *testing.T, root, bin, data string) *suite {
 	}
 	if len(s.PIDs) != 6 {
 		t.Errorf("run.json lists %d pids, want 6", len(s.PIDs))
+	}
+	// Every process serves Prometheus text; the health checks the runner
+	// made are already counted.
+	for _, name := range []string{"account", "billing", "media", "analysis", "generation", "gateway"} {
+		want := []string{`rpc_server_call_duration_seconds_count{`, `rpc_method="grpc.health.v1.Health/Check"`, `photoshoot_outbox_depth`}
+		if name == "gateway" {
+			want = []string{`http_server_request_duration_seconds_count{`, `http_route="/readyz"`}
+		}
+		body := httpText(t, s.Metrics[name])
+		for _, w := range want {
+			if !strings.Contains(body, w) {
+				t.Errorf("%s metrics at %q lack %s", name, s.Metrics[name], w)
+			}
+		}
 	}
 	if code := httpGet(t, s.Gateway+"/readyz", nil); code != http.StatusOK {
 		t.Errorf("GET /readyz = %d, want 200", code)
@@ -264,6 +280,31 @@ func httpGet(t *testing.T, url string, into any) int {
 		}
 	}
 	return resp.StatusCode
+}
+
+// httpText fetches url, which must answer 200, and returns the body.
+func httpText(t *testing.T, url string) string {
+	t.Helper()
+	if url == "" {
+		t.Error("no URL")
+		return ""
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s = %d, %v", url, resp.StatusCode, err)
+	}
+	return string(body)
 }
 
 // environWithout returns this process's environment minus the given keys.

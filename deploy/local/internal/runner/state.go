@@ -38,6 +38,9 @@ type runState struct {
 	PID      int               `json:"pid"`
 	Gateway  string            `json:"gateway"`
 	Services map[string]string `json:"services"`
+	// Metrics maps every process to its Prometheus /metrics URL; absent
+	// when OTEL_METRICS_EXPORTER chose another exporter.
+	Metrics  map[string]string `json:"metrics,omitempty"`
 	NATS     string            `json:"nats"`
 	Postgres string            `json:"postgres"`
 	PIDs     map[string]int    `json:"pids"`

@@ -40,7 +40,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	st := store.New(p.Pool)
+	st := store.New(p.Pool, p.Telemetry.MeterProvider)
 	led := ledger.NewService(st, p.Logger, cfg.HoldTTL, time.Now)
 	var provider payments.Provider = payments.NewLocal(cfg.PublicURL)
 	if !cfg.TestMode() {
@@ -54,12 +54,14 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	p.Go("user-created consumer", events.NewConsumer(p.Pool, p.JetStream, p.Logger, events.ConsumerConfig{
 		Stream: events.StreamAccount, Durable: consumers.DurableUserCreated,
 		FilterSubjects: []string{events.SubjectUserCreated},
-		Handler:        consumers.UserCreated(cfg.TrialCredits, time.Now),
+		Handler:        consumers.UserCreated(st, cfg.TrialCredits, time.Now),
+		MeterProvider:  p.Telemetry.MeterProvider,
 	}).Run)
 	p.Go("user-deleted consumer", events.NewConsumer(p.Pool, p.JetStream, p.Logger, events.ConsumerConfig{
 		Stream: events.StreamAccount, Durable: consumers.DurableUserDeleted,
 		FilterSubjects: []string{events.SubjectUserDeleted},
-		Handler:        consumers.UserDeleted(time.Now),
+		Handler:        consumers.UserDeleted(st, time.Now),
+		MeterProvider:  p.Telemetry.MeterProvider,
 	}).Run)
 	p.Go("hold reaper", func(ctx context.Context) error { return led.RunReaper(ctx, cfg.ReapInterval) })
 	if cfg.TestMode() {
@@ -100,7 +102,7 @@ func Reconcile(ctx context.Context, cfg Config, w io.Writer) error {
 		return fmt.Errorf("postgres: %w", err)
 	}
 	defer pool.Close()
-	violations, err := store.New(pool).Reconcile(ctx)
+	violations, err := store.New(pool, nil).Reconcile(ctx)
 	if err != nil {
 		return err
 	}

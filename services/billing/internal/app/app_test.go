@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"strings"
@@ -22,6 +23,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/connectengine/photoshoot/pkg/authn"
 	"github.com/connectengine/photoshoot/pkg/events"
@@ -29,6 +31,7 @@ import (
 	"github.com/connectengine/photoshoot/pkg/platform"
 	"github.com/connectengine/photoshoot/pkg/postgres"
 	"github.com/connectengine/photoshoot/pkg/rpc"
+	"github.com/connectengine/photoshoot/pkg/telemetry/telemetrytest"
 	billingv1 "github.com/connectengine/photoshoot/proto/photoshoot/billing/v1"
 	eventsv1 "github.com/connectengine/photoshoot/proto/photoshoot/events/v1"
 	"github.com/connectengine/photoshoot/services/billing/internal/app"
@@ -42,6 +45,7 @@ type harness struct {
 	signer   *authn.Signer
 	nc       *nats.Conn
 	dbURL    string
+	metrics  string // host:port serving /metrics
 }
 
 func start(t *testing.T, extra map[string]string) *harness {
@@ -51,13 +55,14 @@ func start(t *testing.T, extra map[string]string) *harness {
 	_, _ = rand.Read(secret)
 	dbURL := storetest.NewDatabase(t)
 	env := map[string]string{
-		"DATABASE_URL":        dbURL,
-		"NATS_URL":            natsSrv.URL(),
-		"ACCOUNT_ADDR":        "127.0.0.1:1",
-		"SERVICE_AUTH_SECRET": hex.EncodeToString(secret),
-		"DEV_MODE":            "1",
-		"PUBLIC_URL":          "http://localhost:8080",
-		"SHUTDOWN_TIMEOUT":    "5s",
+		"DATABASE_URL":          dbURL,
+		"NATS_URL":              natsSrv.URL(),
+		"ACCOUNT_ADDR":          "127.0.0.1:1",
+		"SERVICE_AUTH_SECRET":   hex.EncodeToString(secret),
+		"DEV_MODE":              "1",
+		"PUBLIC_URL":            "http://localhost:8080",
+		"SHUTDOWN_TIMEOUT":      "5s",
+		"OTEL_METRICS_EXPORTER": "prometheus",
 	}
 	for k, v := range extra {
 		env[k] = v
@@ -73,6 +78,11 @@ func start(t *testing.T, extra map[string]string) *harness {
 	}
 	cfg.Keys = func(context.Context) ([]authn.PublicKey, error) { return []authn.PublicKey{signer.PublicKey()}, nil }
 	cfg.LogWriter = io.Discard
+	metricsLis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Telemetry.MetricsListener = metricsLis
 
 	a, err := app.New(t.Context(), cfg)
 	if err != nil {
@@ -111,7 +121,7 @@ func start(t *testing.T, extra map[string]string) *harness {
 	t.Cleanup(nc.Close)
 	return &harness{
 		public: billingv1.NewBillingServiceClient(bare), internal: billingv1.NewBillingServiceClient(conn),
-		signer: signer, nc: nc, dbURL: dbURL,
+		signer: signer, nc: nc, dbURL: dbURL, metrics: metricsLis.Addr().String(),
 	}
 }
 
@@ -338,6 +348,103 @@ func TestBillingOverGRPC(t *testing.T) {
 	}
 	defer pool.Close()
 	storetest.AssertInvariants(t, pool)
+}
+
+// TestMetricsOverHTTP does billing's work through its real interfaces (the
+// user-created event, the internal RPCs, the reaper), with replays of each,
+// and scrapes /metrics: every credit is counted once, when its ledger
+// transaction committed, and RPC, consumer and outbox series agree.
+func TestMetricsOverHTTP(t *testing.T) {
+	t.Parallel()
+	h := start(t, map[string]string{"HOLD_REAP_INTERVAL": "100ms"})
+	ctx := t.Context()
+	alice := uuid.NewString()
+	actx := h.as(t, ctx, alice)
+
+	// Two deliveries of user.created (two event ids): one trial grant.
+	created := &eventsv1.UserCreated{UserId: alice}
+	h.publish(t, events.SubjectUserCreated, created)
+	h.publish(t, events.SubjectUserCreated, created)
+	for range 2 {
+		if _, err := h.internal.Grant(ctx, &billingv1.GrantRequest{UserId: alice, Amount: 7, Reason: billingv1.GrantReason_GRANT_REASON_PROMO, IdempotencyKey: "promo-1"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, func() error {
+		b, err := h.public.GetBalance(actx, &billingv1.GetBalanceRequest{})
+		if err != nil || b.GetAvailable() != 5+7 {
+			return fmt.Errorf("balance %v, %v; want 12 available", b, err)
+		}
+		return nil
+	})
+	reserve := func(job string, n int64, expire time.Time) string {
+		t.Helper()
+		req := &billingv1.ReserveRequest{JobId: job, UserId: alice, Amount: n}
+		if !expire.IsZero() {
+			req.ExpireTime = timestamppb.New(expire)
+		}
+		res, err := h.internal.Reserve(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.GetHold().GetId()
+	}
+	captured := reserve("job-capture", 4, time.Time{})
+	for range 2 {
+		if _, err := h.internal.Capture(ctx, &billingv1.CaptureRequest{HoldId: captured, Amount: 3}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	released := reserve("job-release", 2, time.Time{})
+	for range 2 {
+		if _, err := h.internal.Release(ctx, &billingv1.ReleaseRequest{HoldId: released}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reserve("job-expire", 1, time.Now().Add(time.Second))
+	_, err := h.internal.Reserve(ctx, &billingv1.ReserveRequest{JobId: "job-big", UserId: alice, Amount: 1000})
+	wantCode(t, err, codes.FailedPrecondition)
+
+	const svc = "photoshoot.billing.v1.BillingService/"
+	want := []struct {
+		name  string
+		match []string
+		value float64
+	}{
+		{"photoshoot_credits_granted_total", []string{"reason", "trial"}, 5},
+		{"photoshoot_credits_granted_total", []string{"reason", "promo"}, 7},
+		{"photoshoot_credits_captured_total", nil, 3},
+		{"photoshoot_credits_released_total", []string{"cause", "capture_rest"}, 1},
+		{"photoshoot_credits_released_total", []string{"cause", "release"}, 2},
+		{"photoshoot_credits_released_total", []string{"cause", "expire"}, 1},
+		{"rpc_server_call_duration_seconds_count", []string{"rpc_method", svc + "Capture", "rpc_response_status_code", "OK"}, 2},
+		{"rpc_server_call_duration_seconds_count", []string{"rpc_method", svc + "Reserve", "rpc_response_status_code", "OK"}, 3},
+		{"rpc_server_call_duration_seconds_count", []string{"rpc_method", svc + "Reserve", "rpc_response_status_code", "FAILED_PRECONDITION"}, 1},
+		{"photoshoot_consumer_messages_total", []string{"consumer", "billing-user-created", "outcome", "handled"}, 2},
+		// The trial and the promo grant each published CreditsGranted.
+		{"photoshoot_outbox_depth", nil, 0},
+		{"photoshoot_outbox_age_seconds", nil, 0},
+	}
+	m := telemetrytest.WaitFor(t, h.metrics, func(m telemetrytest.Metrics) error {
+		for _, w := range want {
+			if got, ok := m.Value(w.name, w.match...); !ok || got != w.value {
+				return fmt.Errorf("%s%v = %v (present %v), want %v", w.name, w.match, got, ok, w.value)
+			}
+		}
+		return nil
+	})
+	if _, ok := m.Value("photoshoot_credits_granted_total", "reason", "purchase"); ok {
+		t.Errorf("a purchase grant was counted, though none happened")
+	}
+	pool, err := postgres.Open(ctx, h.dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	var published int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM outbox WHERE subject = $1 AND published_at IS NOT NULL`, events.SubjectCreditsGranted).Scan(&published); err != nil || published != 2 {
+		t.Errorf("published CreditsGranted events = %d, %v; want 2", published, err)
+	}
 }
 
 // TestStripeModeRefusesTestCheckout: with a Stripe key configured the

@@ -47,7 +47,7 @@ var (
 func BenchmarkReserveCapture(b *testing.B) {
 	pgbenchOnce.Do(func() { pgbenchTPS = runPgbench(b) })
 	pool := storetest.New(b)
-	st := store.New(pool)
+	st := store.New(pool, nil)
 	svc := ledger.NewService(st, nil, time.Hour, nil)
 	ctx := context.Background()
 	ids := make([]string, users)

@@ -39,7 +39,7 @@ func newEnv(t *testing.T) *env {
 	pool := storetest.New(t)
 	t.Cleanup(func() { storetest.AssertInvariants(t, pool) })
 	fake := paymentstest.NewFakeStripe(t)
-	st := store.New(pool)
+	st := store.New(pool, nil)
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	svc := checkout.NewService(st, payments.NewStripe("sk_test_fake", fake.URL, logger), checkout.Config{
 		Packs: checkout.DefaultPacks(), PublicURL: "http://localhost:8080", WebhookSecret: secret,
@@ -288,7 +288,7 @@ func TestTestMode(t *testing.T) {
 	t.Parallel()
 	pool := storetest.New(t)
 	t.Cleanup(func() { storetest.AssertInvariants(t, pool) })
-	st := store.New(pool)
+	st := store.New(pool, nil)
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	svc := checkout.NewService(st, payments.NewLocal("http://localhost:8080"), checkout.Config{
 		Packs: checkout.DefaultPacks(), PublicURL: "http://localhost:8080", TestMode: true,

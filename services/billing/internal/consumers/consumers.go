@@ -29,7 +29,7 @@ func TrialKey(userID string) string { return "trial:" + userID }
 
 // UserCreated grants trialCredits once per user. A user deleted before this
 // event arrived (events are not ordered) gets nothing.
-func UserCreated(trialCredits int64, now func() time.Time) events.Handler {
+func UserCreated(st *store.Store, trialCredits int64, now func() time.Time) events.Handler {
 	return func(ctx context.Context, tx pgx.Tx, msg events.Message) error {
 		var ev eventsv1.UserCreated
 		if err := msg.Unmarshal(&ev); err != nil {
@@ -38,7 +38,7 @@ func UserCreated(trialCredits int64, now func() time.Time) events.Handler {
 		if trialCredits <= 0 || ev.GetUserId() == "" {
 			return nil
 		}
-		_, err := store.GrantInTx(ctx, tx, ledger.GrantRequest{
+		_, err := st.GrantInTx(ctx, tx, ledger.GrantRequest{
 			UserID: ev.GetUserId(), Amount: trialCredits, Reason: ledger.ReasonTrial,
 			IdempotencyKey: TrialKey(ev.GetUserId()), Description: "trial credits", Time: now(),
 		})
@@ -52,7 +52,7 @@ func UserCreated(trialCredits int64, now func() time.Time) events.Handler {
 // UserDeleted forfeits the user's balance, releases open holds, anonymises
 // billing details, keeps the ledger and payment records, and confirms with
 // UserDataPurged.
-func UserDeleted(now func() time.Time) events.Handler {
+func UserDeleted(st *store.Store, now func() time.Time) events.Handler {
 	return func(ctx context.Context, tx pgx.Tx, msg events.Message) error {
 		var ev eventsv1.UserDeleted
 		if err := msg.Unmarshal(&ev); err != nil {
@@ -61,6 +61,6 @@ func UserDeleted(now func() time.Time) events.Handler {
 		if ev.GetUserId() == "" {
 			return nil
 		}
-		return store.PurgeUserInTx(ctx, tx, ev.GetUserId(), ev.GetDeletionId(), now())
+		return st.PurgeUserInTx(ctx, tx, ev.GetUserId(), ev.GetDeletionId(), now())
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/connectengine/photoshoot/pkg/apperr"
 	"github.com/connectengine/photoshoot/pkg/events"
+	"github.com/connectengine/photoshoot/pkg/postgres"
 	eventsv1 "github.com/connectengine/photoshoot/proto/photoshoot/events/v1"
 	"github.com/connectengine/photoshoot/services/billing/internal/ledger"
 )
@@ -65,6 +66,20 @@ func queueTransaction(b *pgx.Batch, t ledger.Transaction, before ledger.Balance)
 	return after, nil
 }
 
+// book queues t on b (see queueTransaction) and counts its credits in the
+// metrics once tx commits. Every ledger transaction is booked through here,
+// so the counters follow the ledger exactly.
+func (s *Store) book(ctx context.Context, tx pgx.Tx, b *pgx.Batch, t ledger.Transaction, before ledger.Balance) (ledger.Balance, error) {
+	after, err := queueTransaction(b, t, before)
+	if err != nil {
+		return before, err
+	}
+	if err := postgres.AfterCommit(tx, func() { s.metrics.count(ctx, t) }); err != nil {
+		return before, fmt.Errorf("book %s for %s: %w", t.Kind, t.UserID, err)
+	}
+	return after, nil
+}
+
 // Balance reads the user's balance.
 func (s *Store) Balance(ctx context.Context, userID string) (ledger.Balance, error) {
 	var b ledger.Balance
@@ -82,14 +97,15 @@ func (s *Store) Balance(ctx context.Context, userID string) (ledger.Balance, err
 // event.
 func (s *Store) Grant(ctx context.Context, g ledger.GrantRequest) (t ledger.Transaction, err error) {
 	err = s.withTx(ctx, "grant", func(tx pgx.Tx) error {
-		t, err = GrantInTx(ctx, tx, g)
+		t, err = s.GrantInTx(ctx, tx, g)
 		return err
 	})
 	return t, err
 }
 
-// GrantInTx is Grant inside the caller's transaction (a consumer's).
-func GrantInTx(ctx context.Context, tx pgx.Tx, g ledger.GrantRequest) (ledger.Transaction, error) {
+// GrantInTx is Grant inside the caller's transaction (a consumer's), which
+// must take postgres.AfterCommit.
+func (s *Store) GrantInTx(ctx context.Context, tx pgx.Tx, g ledger.GrantRequest) (ledger.Transaction, error) {
 	b := &pgx.Batch{}
 	b.Queue(`INSERT INTO accounts (user_id) VALUES ($1) ON CONFLICT (user_id) DO NOTHING`, g.UserID)
 	b.Queue(lockAccountSQL, g.UserID)
@@ -129,7 +145,7 @@ func GrantInTx(ctx context.Context, tx pgx.Tx, g ledger.GrantRequest) (ledger.Tr
 		IdempotencyKey: g.IdempotencyKey, Description: g.Description, CreateTime: ts(g.Time),
 	}
 	wb := &pgx.Batch{}
-	if _, err := queueTransaction(wb, t, acct.balance); err != nil {
+	if _, err := s.book(ctx, tx, wb, t, acct.balance); err != nil {
 		return ledger.Transaction{}, err
 	}
 	if err := tx.SendBatch(ctx, wb).Close(); err != nil {
@@ -148,13 +164,13 @@ func GrantInTx(ctx context.Context, tx pgx.Tx, g ledger.GrantRequest) (ledger.Tr
 // Reserve books a hold, once per job id.
 func (s *Store) Reserve(ctx context.Context, r ledger.ReserveRequest) (h ledger.Hold, err error) {
 	err = s.withTx(ctx, "reserve", func(tx pgx.Tx) error {
-		h, err = reserve(ctx, tx, r)
+		h, err = s.reserve(ctx, tx, r)
 		return err
 	})
 	return h, err
 }
 
-func reserve(ctx context.Context, tx pgx.Tx, r ledger.ReserveRequest) (ledger.Hold, error) {
+func (s *Store) reserve(ctx context.Context, tx pgx.Tx, r ledger.ReserveRequest) (ledger.Hold, error) {
 	b := &pgx.Batch{}
 	b.Queue(lockAccountSQL, r.UserID)
 	b.Queue(holdSQL+` WHERE h.job_id = $1`, r.JobID)
@@ -194,7 +210,7 @@ func reserve(ctx context.Context, tx pgx.Tx, r ledger.ReserveRequest) (ledger.Ho
 		Description: "credits held for a generation", CreateTime: now,
 	}
 	wb := &pgx.Batch{}
-	if _, err := queueTransaction(wb, t, acct.balance); err != nil {
+	if _, err := s.book(ctx, tx, wb, t, acct.balance); err != nil {
 		return ledger.Hold{}, err
 	}
 	wb.Queue(`INSERT INTO holds (id, job_id, user_id, amount, expire_at, created_at, reserve_transaction_id)
@@ -209,7 +225,7 @@ func reserve(ctx context.Context, tx pgx.Tx, r ledger.ReserveRequest) (ledger.Ho
 // Capture ends a hold by consuming amount and releasing the rest.
 func (s *Store) Capture(ctx context.Context, holdID, userID string, amount int64, now time.Time) (h ledger.Hold, err error) {
 	err = s.withTx(ctx, "capture", func(tx pgx.Tx) error {
-		h, err = endHold(ctx, tx, holdID, userID, ledger.HoldCaptured, amount, now)
+		h, err = s.endHold(ctx, tx, holdID, userID, ledger.HoldCaptured, amount, now)
 		return err
 	})
 	return h, err
@@ -218,7 +234,7 @@ func (s *Store) Capture(ctx context.Context, holdID, userID string, amount int64
 // Release ends a hold by returning all of it.
 func (s *Store) Release(ctx context.Context, holdID, userID string, now time.Time) (h ledger.Hold, err error) {
 	err = s.withTx(ctx, "release", func(tx pgx.Tx) error {
-		h, err = endHold(ctx, tx, holdID, userID, ledger.HoldReleased, 0, now)
+		h, err = s.endHold(ctx, tx, holdID, userID, ledger.HoldReleased, 0, now)
 		return err
 	})
 	return h, err
@@ -239,7 +255,7 @@ func (s *Store) ExpireDue(ctx context.Context, now time.Time, limit int) (int, e
 	n := 0
 	for _, id := range ids {
 		err := s.withTx(ctx, "expire", func(tx pgx.Tx) error {
-			_, err := endHold(ctx, tx, id, "", ledger.HoldExpired, 0, now)
+			_, err := s.endHold(ctx, tx, id, "", ledger.HoldExpired, 0, now)
 			return err
 		})
 		switch {
@@ -257,7 +273,7 @@ func (s *Store) ExpireDue(ctx context.Context, now time.Time, limit int) (int, e
 // endHold captures, releases or expires a hold. A repeat of the same ending
 // returns the ended hold (a release or expiry satisfies a later release);
 // any other repeat is ErrHoldEnded.
-func endHold(ctx context.Context, tx pgx.Tx, holdID, userID string, outcome ledger.HoldState, amount int64, now time.Time) (ledger.Hold, error) {
+func (s *Store) endHold(ctx context.Context, tx pgx.Tx, holdID, userID string, outcome ledger.HoldState, amount int64, now time.Time) (ledger.Hold, error) {
 	if !validUUID(holdID) {
 		return ledger.Hold{}, apperr.NotFound("hold %s not found", holdID)
 	}
@@ -317,7 +333,7 @@ func endHold(ctx context.Context, tx pgx.Tx, holdID, userID string, outcome ledg
 		Description: desc, CreateTime: h.EndTime,
 	}
 	wb := &pgx.Batch{}
-	if _, err := queueTransaction(wb, t, acct.balance); err != nil {
+	if _, err := s.book(ctx, tx, wb, t, acct.balance); err != nil {
 		return ledger.Hold{}, err
 	}
 	wb.Queue(`INSERT INTO hold_ends (hold_id, outcome, captured, released, transaction_id, ended_at)

@@ -185,7 +185,7 @@ func (s *Store) Fulfil(ctx context.Context, f checkout.Fulfilment) (granted bool
 			// The partial unique index on transactions(purchase_id) is
 			// what guarantees one grant; this read only avoids a failed
 			// insert on the common repeat.
-			_, err = GrantInTx(ctx, tx, ledger.GrantRequest{
+			_, err = s.GrantInTx(ctx, tx, ledger.GrantRequest{
 				UserID: p.UserID, Amount: p.Credits, Reason: ledger.ReasonPurchase, IdempotencyKey: checkout.GrantKey(p.ID),
 				Description: fmt.Sprintf("%s pack", p.PackID), PurchaseID: p.ID, Time: f.Time,
 			})
@@ -284,7 +284,7 @@ func (s *Store) Refund(ctx context.Context, r checkout.Refund) error {
 			Description:    fmt.Sprintf("%s pack refunded", p.PackID), CreateTime: ts(r.Time),
 		}
 		b := &pgx.Batch{}
-		if _, err := queueTransaction(b, t, acct.balance); err != nil {
+		if _, err := s.book(ctx, tx, b, t, acct.balance); err != nil {
 			return err
 		}
 		b.Queue(`UPDATE purchases SET refunded_credits = $2, status = 'refunded', updated_at = $3 WHERE id = $1`, p.ID, target, r.Time)

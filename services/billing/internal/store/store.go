@@ -27,8 +27,10 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"go.opentelemetry.io/otel/metric"
 
 	"github.com/connectengine/photoshoot/pkg/apperr"
+	"github.com/connectengine/photoshoot/pkg/postgres"
 )
 
 // Migrations are the billing schema, applied by platform.Migrate.
@@ -41,21 +43,25 @@ const maxAttempts = 8
 
 // Store is the billing database.
 type Store struct {
-	pool *pgxpool.Pool
+	pool    *pgxpool.Pool
+	metrics *metrics
 }
 
-// New returns a store over pool, whose database has Migrations applied.
-func New(pool *pgxpool.Pool) *Store {
-	return &Store{pool: pool}
+// New returns a store over pool, whose database has Migrations applied. It
+// counts credits granted, captured and released on mp (the global meter
+// provider when nil) as their transactions commit.
+func New(pool *pgxpool.Pool, mp metric.MeterProvider) *Store {
+	return &Store{pool: pool, metrics: newMetrics(mp)}
 }
 
 // withTx runs fn in a transaction, retrying the whole transaction on
 // errors that a rerun can resolve. fn must set its results afresh on each
-// call.
+// call. Its tx takes postgres.AfterCommit; the hooks of failed attempts
+// never run.
 func (s *Store) withTx(ctx context.Context, op string, fn func(tx pgx.Tx) error) error {
 	backoff := 2 * time.Millisecond
 	for attempt := 1; ; attempt++ {
-		err := pgx.BeginFunc(ctx, s.pool, fn)
+		err := postgres.BeginFunc(ctx, s.pool, fn)
 		if err == nil {
 			return nil
 		}

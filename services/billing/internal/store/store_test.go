@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/connectengine/photoshoot/pkg/apperr"
+	"github.com/connectengine/photoshoot/pkg/postgres"
 	"github.com/connectengine/photoshoot/services/billing/internal/checkout"
 	"github.com/connectengine/photoshoot/services/billing/internal/ledger"
 	"github.com/connectengine/photoshoot/services/billing/internal/payments"
@@ -26,7 +27,7 @@ func newStore(t *testing.T) (*store.Store, *pgxpool.Pool) {
 	t.Helper()
 	pool := storetest.New(t)
 	t.Cleanup(func() { storetest.AssertInvariants(t, pool) })
-	return store.New(pool), pool
+	return store.New(pool, nil), pool
 }
 
 func grant(t *testing.T, s *store.Store, user string, n int64) {
@@ -291,7 +292,7 @@ func TestPurgeUser(t *testing.T) {
 		t.Fatal(err)
 	}
 	for range 2 {
-		if err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error { return store.PurgeUserInTx(ctx, tx, "u", "del-1", t0) }); err != nil {
+		if err := postgres.BeginFunc(ctx, pool, func(tx pgx.Tx) error { return s.PurgeUserInTx(ctx, tx, "u", "del-1", t0) }); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -320,7 +321,7 @@ func TestPurgeUser(t *testing.T) {
 func TestReconcileFindsBreaks(t *testing.T) {
 	t.Parallel()
 	pool := storetest.New(t)
-	s := store.New(pool)
+	s := store.New(pool, nil)
 	ctx := t.Context()
 	grant(t, s, "u", 5)
 	if v, err := s.Reconcile(ctx); err != nil || len(v) != 0 {

@@ -18,8 +18,9 @@ import (
 // available balance, closes the account against new grants and holds,
 // anonymises the billing details, forgets the Stripe customer, and appends the UserDataPurged
 // confirmation. The ledger and purchases are kept (retention). Running it
-// again changes nothing but appends another confirmation.
-func PurgeUserInTx(ctx context.Context, tx pgx.Tx, userID, deletionID string, now time.Time) error {
+// again changes nothing but appends another confirmation. tx must take
+// postgres.AfterCommit.
+func (s *Store) PurgeUserInTx(ctx context.Context, tx pgx.Tx, userID, deletionID string, now time.Time) error {
 	now = ts(now)
 	if _, err := tx.Exec(ctx, `INSERT INTO accounts (user_id) VALUES ($1) ON CONFLICT (user_id) DO NOTHING`, userID); err != nil {
 		return fmt.Errorf("purge %s: %w", userID, err)
@@ -36,7 +37,7 @@ func PurgeUserInTx(ctx context.Context, tx pgx.Tx, userID, deletionID string, no
 		return fmt.Errorf("list open holds of %s: %w", userID, err)
 	}
 	for _, id := range holds {
-		if _, err := endHold(ctx, tx, id, userID, ledger.HoldReleased, 0, now); err != nil {
+		if _, err := s.endHold(ctx, tx, id, userID, ledger.HoldReleased, 0, now); err != nil {
 			return fmt.Errorf("release hold %s of deleted user: %w", id, err)
 		}
 	}
@@ -50,7 +51,7 @@ func PurgeUserInTx(ctx context.Context, tx pgx.Tx, userID, deletionID string, no
 			ID: newID(), UserID: userID, Kind: ledger.KindForfeit, Entries: entries,
 			Description: "balance forfeited on account deletion", CreateTime: now,
 		}
-		if _, err := queueTransaction(b, t, acct.balance); err != nil {
+		if _, err := s.book(ctx, tx, b, t, acct.balance); err != nil {
 			return err
 		}
 	}

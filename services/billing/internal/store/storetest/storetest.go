@@ -43,7 +43,7 @@ func AssertInvariants(t testing.TB, pool *pgxpool.Pool) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	violations, err := store.New(pool).Reconcile(ctx)
+	violations, err := store.New(pool, nil).Reconcile(ctx)
 	if err != nil {
 		t.Fatalf("reconcile: %v", err)
 	}
