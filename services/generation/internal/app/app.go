@@ -104,7 +104,7 @@ func (a *App) wire(ctx context.Context, cfg Config, mode Mode) error {
 		return err
 	}
 	if n := cfg.workers(mode == ModeWorker); n > 0 {
-		metrics, err := worker.NewMetrics(p.JetStream, model.Name())
+		metrics, err := worker.NewMetrics(p.Telemetry.MeterProvider, p.JetStream, model.Name())
 		if err != nil {
 			return err
 		}

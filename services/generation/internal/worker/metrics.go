@@ -5,7 +5,6 @@ import (
 	"errors"
 
 	"github.com/nats-io/nats.go/jetstream"
-	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 
@@ -25,11 +24,11 @@ type Metrics struct {
 	provider string
 }
 
-// NewMetrics registers the instruments with the global meter provider;
-// js is read for the work queue's depth when a metrics reader collects.
-// provider names the image model in failure series.
-func NewMetrics(js jetstream.JetStream, provider string) (*Metrics, error) {
-	meter := otel.Meter(meterName)
+// NewMetrics registers the instruments with mp (the platform's meter
+// provider); js is read for the work queue's depth when a metrics reader
+// collects. provider names the image model in failure series.
+func NewMetrics(mp metric.MeterProvider, js jetstream.JetStream, provider string) (*Metrics, error) {
+	meter := mp.Meter(meterName)
 	m := &Metrics{provider: provider}
 	var errs [4]error
 	m.duration, errs[0] = meter.Float64Histogram("photoshoot.generation.job.duration",
@@ -40,7 +39,7 @@ func NewMetrics(js jetstream.JetStream, provider string) (*Metrics, error) {
 	m.failures, errs[2] = meter.Int64Counter("photoshoot.generation.provider.errors",
 		metric.WithDescription("Failed job attempts, by provider and error class."))
 	_, errs[3] = meter.Int64ObservableGauge("photoshoot.generation.queue.depth",
-		metric.WithDescription("Job attempts waiting in the work queue, not yet taken by a worker."),
+		metric.WithDescription("Job attempts in the work queue not yet finished: waiting, plus taken by a worker and not yet acknowledged."),
 		metric.WithInt64Callback(func(ctx context.Context, o metric.Int64Observer) error {
 			cons, err := js.Consumer(ctx, events.StreamGenerationWork, Durable)
 			if errors.Is(err, jetstream.ErrConsumerNotFound) {
