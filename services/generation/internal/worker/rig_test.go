@@ -285,6 +285,8 @@ type rig struct {
 	lease    time.Duration
 	// attemptTimeout is the workers' AttemptTimeout (0: the default).
 	attemptTimeout time.Duration
+	// metrics, when set, are the workers' instruments.
+	metrics *worker.Metrics
 	log            *slog.Logger
 }
 
@@ -372,7 +374,7 @@ func (r *rig) startWorker(concurrency int) *runningWorker {
 		r.t.Fatal(err)
 	}
 	w := worker.New(worker.Config{Concurrency: concurrency, Lease: r.lease, AttemptTimeout: r.attemptTimeout,
-		RetryDelay: quickRetry}, js, r.store, r.media, r.analyses, r.model, r.log, nil)
+		RetryDelay: quickRetry}, js, r.store, r.media, r.analyses, r.model, r.log, r.metrics)
 	ctx, stop := context.WithCancel(context.Background())
 	rw := &runningWorker{stop: stop, done: make(chan struct{}), nc: nc}
 	go func() {
