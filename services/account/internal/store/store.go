@@ -11,9 +11,9 @@
 package store
 
 import (
+	"context"
 	"crypto/aes"
 	"crypto/cipher"
-	"context"
 	"embed"
 	"errors"
 	"fmt"

@@ -287,7 +287,7 @@ type rig struct {
 	attemptTimeout time.Duration
 	// metrics, when set, are the workers' instruments.
 	metrics *worker.Metrics
-	log            *slog.Logger
+	log     *slog.Logger
 }
 
 func newRig(t testing.TB, lease time.Duration) *rig {

@@ -5,8 +5,8 @@
 package store
 
 import (
-	"crypto/sha256"
 	"context"
+	"crypto/sha256"
 	"embed"
 	"errors"
 	"fmt"
