@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"strings"
 	"sync"
@@ -192,6 +193,12 @@ func (a *App) Serve(ctx context.Context, lis net.Listener) error {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(a.logger.Handler(), slog.LevelWarn),
 	}
+	debug, err := a.startPprof(ctx)
+	if err != nil {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.cfg.ShutdownTimeout)
+		defer cancel()
+		return errors.Join(err, a.stack.Close(cctx))
+	}
 	a.logger.InfoContext(ctx, "serving", "addr", lis.Addr().String())
 	serve := func() error {
 		errc := make(chan error, 1)
@@ -210,9 +217,36 @@ func (a *App) Serve(ctx context.Context, lis net.Listener) error {
 		if errors.Is(err, context.DeadlineExceeded) {
 			err = errors.Join(err, srv.Close())
 		}
+		if debug != nil {
+			// A profile being taken is cut short rather than waited for.
+			err = errors.Join(err, debug.Close())
+		}
 		return errors.Join(err, a.stack.Close(sctx))
 	}
 	return lifecycle.Run(ctx, a.cfg.ShutdownTimeout, serve, shutdown)
+}
+
+// startPprof serves net/http/pprof on cfg.PprofAddr, a listener of its own
+// so profiles are never reachable through the public handler. It returns
+// nil when no address is configured.
+func (a *App) startPprof(ctx context.Context) (*http.Server, error) {
+	if a.cfg.PprofAddr == "" {
+		return nil, nil
+	}
+	lis, err := net.Listen("tcp", a.cfg.PprofAddr)
+	if err != nil {
+		return nil, fmt.Errorf("GATEWAY_PPROF_ADDR: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	a.logger.InfoContext(ctx, "serving pprof", "addr", lis.Addr().String())
+	go func() { _ = srv.Serve(lis) }()
+	return srv, nil
 }
 
 // readyz answers 200 when every upstream service reports SERVING, and 503

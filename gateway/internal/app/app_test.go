@@ -123,7 +123,9 @@ func startUpstream(t *testing.T) *upstream {
 	return u
 }
 
-func newGateway(t *testing.T, u *upstream) (*app.App, []byte) {
+// newGateway configures a gateway in front of u; extra are more
+// environment variables as name, value pairs.
+func newGateway(t *testing.T, u *upstream, extra ...string) (*app.App, []byte) {
 	t.Helper()
 	secret := make([]byte, 32)
 	_, _ = rand.Read(secret)
@@ -133,6 +135,9 @@ func newGateway(t *testing.T, u *upstream) (*app.App, []byte) {
 		"SERVICE_AUTH_SECRET": hex.EncodeToString(secret),
 		"LOG_FORMAT":          "text",
 		"SHUTDOWN_TIMEOUT":    "5s",
+	}
+	for i := 0; i+1 < len(extra); i += 2 {
+		env[extra[i]] = extra[i+1]
 	}
 	cfg, err := app.LoadConfig(func(k string) string { return env[k] })
 	if err != nil {
@@ -433,5 +438,48 @@ func TestServeStopsGracefully(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("Serve did not return after cancel")
+	}
+}
+
+func TestPprofOnlyOnItsOwnListener(t *testing.T) {
+	t.Parallel()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	debugAddr := l.Addr().String()
+	l.Close()
+	a, _ := newGateway(t, startUpstream(t), "GATEWAY_PPROF_ADDR", debugAddr)
+	if w := get(t, a.Handler(), "/debug/pprof/"); w.Code == http.StatusOK {
+		t.Errorf("the public handler serves /debug/pprof/ (%d)", w.Code)
+	}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- a.Serve(ctx, lis) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Serve = %v", err)
+		}
+	}()
+	// Serve opens the debug listener as it starts: poll until it answers.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get("http://" + debugAddr + "/debug/pprof/cmdline")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				t.Errorf("GET /debug/pprof/cmdline on GATEWAY_PPROF_ADDR = %d", resp.StatusCode)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GATEWAY_PPROF_ADDR never answered: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

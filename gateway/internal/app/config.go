@@ -37,6 +37,10 @@ type Config struct {
 	TrustedProxies []netip.Prefix
 	// LogWriter receives the logs (set in code; nil means os.Stderr).
 	LogWriter io.Writer
+	// PprofAddr, when set, serves net/http/pprof on its own listener
+	// (GATEWAY_PPROF_ADDR, e.g. 127.0.0.1:6060; off by default). It is never
+	// part of the public handler: bind it to loopback or a pod-local port.
+	PprofAddr string
 }
 
 // LoadConfig reads and validates the configuration; every error names the
@@ -52,6 +56,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		PublicURL:       getenv("PUBLIC_URL"),
 		GAMeasurementID: getenv("GA_MEASUREMENT_ID"),
 		GTMID:           getenv("GTM_ID"),
+		PprofAddr:       getenv("GATEWAY_PPROF_ADDR"),
 		Getenv:          getenv,
 	}
 	if c.HTTPAddr == "" {
