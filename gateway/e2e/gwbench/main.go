@@ -96,18 +96,16 @@ func run(cfg config) (err error) {
 	if err := suite.Build(bin); err != nil {
 		return err
 	}
-	var extra []string
-	var pprofAddr string
-	if cfg.cpuProfile != "" {
-		port, err := suite.FreePort()
-		if err != nil {
-			return err
-		}
-		pprofAddr = "127.0.0.1:" + strconv.Itoa(port)
-		extra = append(extra, "GATEWAY_PPROF_ADDR="+pprofAddr)
+	// The gateway's debug listener gives its allocation counters (and the
+	// CPU profile when asked); idle, it costs nothing.
+	port, err := suite.FreePort()
+	if err != nil {
+		return err
 	}
+	pprofAddr := "127.0.0.1:" + strconv.Itoa(port)
 	fmt.Fprintln(os.Stderr, "starting the suite…")
-	s, err := suite.Start(suite.Options{Root: cfg.root, Bin: bin, Data: filepath.Join(tmp, "data"), Env: extra})
+	s, err := suite.Start(suite.Options{Root: cfg.root, Bin: bin, Data: filepath.Join(tmp, "data"),
+		Env: []string{"GATEWAY_PPROF_ADDR=" + pprofAddr}})
 	if err != nil {
 		return err
 	}
@@ -132,7 +130,8 @@ func run(cfg config) (err error) {
 		if err != nil {
 			return err
 		}
-		g, err := measure(cfg, c, s.PIDs, grpcCall, nil)
+		probe := func() (map[string]float64, error) { return counters(s.PIDs, pprofAddr) }
+		g, err := measure(cfg, c, probe, grpcCall, nil)
 		if err != nil {
 			return fmt.Errorf("direct gRPC at %d: %w", c, err)
 		}
@@ -142,7 +141,7 @@ func run(cfg config) (err error) {
 			profile = func(d time.Duration) error { return fetchProfile(pprofAddr, d, cfg.cpuProfile) }
 		}
 		restCall, closeIdle := u.restCaller(c)
-		r, err := measure(cfg, c, s.PIDs, restCall, profile)
+		r, err := measure(cfg, c, probe, restCall, profile)
 		closeIdle()
 		if err != nil {
 			return fmt.Errorf("REST at %d: %w", c, err)
@@ -388,23 +387,20 @@ type result struct {
 	requests int
 	elapsed  time.Duration
 	p50, p99 time.Duration
-	// cpu is CPU time (user + system) per process name over the run, and
-	// "client" for this process, the load generator.
-	cpu map[string]time.Duration
+	// delta is how much each counter grew over the run (see counters).
+	delta map[string]float64
 }
 
 func (r result) rps() float64 { return float64(r.requests) / r.elapsed.Seconds() }
 
-// perRequest is a process's CPU microseconds per request.
-func (r result) perRequest(name string) float64 {
-	return float64(r.cpu[name].Microseconds()) / float64(r.requests)
-}
+// perRequest is a counter's growth per request.
+func (r result) perRequest(name string) float64 { return r.delta[name] / float64(r.requests) }
 
 // measure runs c callers in a closed loop: warm-up, then the measured
 // window, in which it counts completed calls and their latencies and reads
-// the processes' CPU time at both ends. Any failed call fails the run. When
-// profile is set it runs alongside the measured window.
-func measure(cfg config, c int, pids map[string]int, do call, profile func(time.Duration) error) (result, error) {
+// the counters at both ends. Any failed call fails the run. When profile is
+// set it runs alongside the measured window.
+func measure(cfg config, c int, probe func() (map[string]float64, error), do call, profile func(time.Duration) error) (result, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var (
@@ -432,7 +428,6 @@ func measure(cfg config, c int, pids map[string]int, do call, profile func(time.
 			}
 		})
 	}
-	watched := []string{"gateway", "account"}
 	sleep := func(d time.Duration) { // until d passes or a call fails
 		select {
 		case <-ctx.Done():
@@ -440,7 +435,7 @@ func measure(cfg config, c int, pids map[string]int, do call, profile func(time.
 		}
 	}
 	sleep(cfg.warmup)
-	before, err := cpuTimes(pids, watched)
+	before, err := probe()
 	if err != nil {
 		cancel()
 		wg.Wait()
@@ -457,7 +452,7 @@ func measure(cfg config, c int, pids map[string]int, do call, profile func(time.
 	sleep(cfg.duration)
 	recording.Store(false)
 	elapsed := time.Since(start)
-	after, err := cpuTimes(pids, watched)
+	after, err := probe()
 	cancel()
 	wg.Wait()
 	if firstErr != nil {
@@ -474,10 +469,10 @@ func measure(cfg config, c int, pids map[string]int, do call, profile func(time.
 		return result{}, errors.New("no call completed")
 	}
 	slices.Sort(all)
-	r := result{requests: len(all), elapsed: elapsed, cpu: map[string]time.Duration{},
+	r := result{requests: len(all), elapsed: elapsed, delta: map[string]float64{},
 		p50: all[len(all)/2], p99: all[len(all)*99/100]}
 	for k, v := range after {
-		r.cpu[k] = v - before[k]
+		r.delta[k] = v - before[k]
 	}
 	return r, nil
 }
@@ -486,11 +481,13 @@ func measure(cfg config, c int, pids map[string]int, do call, profile func(time.
 // Linux the suite runs on.
 const clockTick = 10 * time.Millisecond
 
-// cpuTimes reads the user + system time of the named processes (every
-// thread) from /proc, and this process's own as "client".
-func cpuTimes(pids map[string]int, names []string) (map[string]time.Duration, error) {
-	out := map[string]time.Duration{}
-	for _, name := range names {
+// counters reads what a run is charged for: the CPU time (user + system, µs,
+// every thread) of the gateway and account processes from /proc, this
+// process's own as "client", and the gateway's allocation counters from its
+// debug listener ("gateway allocs", "gateway bytes").
+func counters(pids map[string]int, pprofAddr string) (map[string]float64, error) {
+	out := map[string]float64{}
+	for _, name := range []string{"gateway", "account"} {
 		pid, ok := pids[name]
 		if !ok || pid == 0 {
 			return nil, fmt.Errorf("run.json names no %s process", name)
@@ -510,13 +507,33 @@ func cpuTimes(pids map[string]int, names []string) (map[string]time.Duration, er
 		if err := errors.Join(err1, err2); err != nil {
 			return nil, fmt.Errorf("CPU time of %s: %w", name, err)
 		}
-		out[name] = time.Duration(utime+stime) * clockTick
+		out[name] = float64((time.Duration(utime+stime) * clockTick).Microseconds())
 	}
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return nil, err
 	}
-	out["client"] = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	out["client"] = float64((ru.Utime.Nano() + ru.Stime.Nano()) / 1e3)
+
+	// The legacy text heap profile ends with runtime.MemStats.
+	resp, err := http.Get("http://" + pprofAddr + "/debug/pprof/heap?debug=1")
+	if err != nil {
+		return nil, fmt.Errorf("gateway memory stats: %w", err)
+	}
+	defer resp.Body.Close()
+	text, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("gateway memory stats: %w", err)
+	}
+	for name, field := range map[string]string{"gateway allocs": "# Mallocs = ", "gateway bytes": "# TotalAlloc = "} {
+		_, rest, ok := strings.Cut(string(text), field)
+		v, _, _ := strings.Cut(rest, "\n")
+		n, err := strconv.ParseFloat(v, 64)
+		if !ok || err != nil {
+			return nil, fmt.Errorf("gateway memory stats lack %q", field)
+		}
+		out[name] = n
+	}
 	return out, nil
 }
 
@@ -549,18 +566,19 @@ type row struct {
 
 func printTable(w io.Writer, cfg config, rows []row) {
 	fmt.Fprintf(w, "gateway benchmark: GET /v1/api-keys through the gateway vs AccountService.ListApiKeys direct, %d keys listed,\n", cfg.keys)
-	fmt.Fprintf(w, "%s measured after %s warm-up per run, %d CPUs; CPU µs are per request (client = this load generator)\n\n",
+	fmt.Fprintf(w, "%s measured after %s warm-up per run, %d CPUs; CPU µs and allocations are per request (client = this load generator)\n\n",
 		cfg.duration, cfg.warmup, runtime.NumCPU())
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "conc\tpath\treq/s\tp50 ms\tp99 ms\tgateway CPU µs\taccount CPU µs\tclient CPU µs\t")
+	fmt.Fprintln(tw, "conc\tpath\treq/s\tp50 ms\tp99 ms\tgateway CPU µs\tgateway allocs\tgateway KB\taccount CPU µs\tclient CPU µs\t")
 	ms := func(d time.Duration) string { return strconv.FormatFloat(float64(d.Microseconds())/1000, 'f', 2, 64) }
-	us := func(v float64) string { return strconv.FormatFloat(v, 'f', 0, 64) }
+	n := func(v float64) string { return strconv.FormatFloat(v, 'f', 0, 64) }
 	for _, r := range rows {
-		fmt.Fprintf(tw, "%d\tdirect gRPC\t%.0f\t%s\t%s\t%s\t%s\t%s\t\n", r.c, r.grpc.rps(), ms(r.grpc.p50), ms(r.grpc.p99),
-			"-", us(r.grpc.perRequest("account")), us(r.grpc.perRequest("client")))
-		fmt.Fprintf(tw, "%d\tREST via gateway\t%.0f\t%s\t%s\t%s\t%s\t%s\t\n", r.c, r.rest.rps(), ms(r.rest.p50), ms(r.rest.p99),
-			us(r.rest.perRequest("gateway")), us(r.rest.perRequest("account")), us(r.rest.perRequest("client")))
-		fmt.Fprintf(tw, "%d\tREST / gRPC\t%.2f×\t%.2f×\t%.2f×\t\t\t\t\n", r.c, r.rest.rps()/r.grpc.rps(),
+		fmt.Fprintf(tw, "%d\tdirect gRPC\t%.0f\t%s\t%s\t-\t-\t-\t%s\t%s\t\n", r.c, r.grpc.rps(), ms(r.grpc.p50), ms(r.grpc.p99),
+			n(r.grpc.perRequest("account")), n(r.grpc.perRequest("client")))
+		fmt.Fprintf(tw, "%d\tREST via gateway\t%.0f\t%s\t%s\t%s\t%s\t%.1f\t%s\t%s\t\n", r.c, r.rest.rps(), ms(r.rest.p50), ms(r.rest.p99),
+			n(r.rest.perRequest("gateway")), n(r.rest.perRequest("gateway allocs")), r.rest.perRequest("gateway bytes")/1024,
+			n(r.rest.perRequest("account")), n(r.rest.perRequest("client")))
+		fmt.Fprintf(tw, "%d\tREST / gRPC\t%.2f×\t%.2f×\t%.2f×\t\t\t\t\t\t\n", r.c, r.rest.rps()/r.grpc.rps(),
 			float64(r.rest.p50)/float64(r.grpc.p50), float64(r.rest.p99)/float64(r.grpc.p99))
 	}
 	_ = tw.Flush()

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"os"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -39,6 +40,9 @@ import (
 	mediav1 "github.com/connectengine/photoshoot/proto/photoshoot/media/v1"
 )
 
+// defaultGCPercent is the gateway's GOGC unless the environment sets one.
+const defaultGCPercent = 400
+
 // App is a running gateway.
 type App struct {
 	cfg       Config
@@ -62,6 +66,14 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	}
 	logger := telemetry.NewLogger(w, "gateway", telemetry.LoggerOptions{JSON: cfg.LogJSON})
 	a := &App{cfg: cfg, logger: logger, stack: lifecycle.NewStack(logger)}
+	if cfg.Getenv("GOGC") == "" {
+		// The gateway's live heap is small (a few MB) while every request
+		// allocates ~35 KB of short-lived garbage, so at the default GOGC=100
+		// it collects many times a second; 400 cut its CPU per request by
+		// about a quarter in gwbench for a few MB more heap. GOGC, when set,
+		// still decides.
+		debug.SetGCPercent(defaultGCPercent)
+	}
 	defer func() {
 		if err != nil {
 			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
