@@ -56,6 +56,7 @@ func main() {
 	conc := flag.String("concurrency", "32,128", "comma-separated numbers of concurrent callers")
 	flag.IntVar(&cfg.keys, "keys", 5, "API keys the user holds (the rows each list call returns)")
 	flag.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write the gateway's CPU profile, taken during the REST run at the highest concurrency, to this file")
+	flag.StringVar(&cfg.memProfile, "memprofile", "", "write the gateway's allocations, taken during the REST run at the highest concurrency, to this file")
 	flag.StringVar(&cfg.root, "root", "", "repository root (default: the directory holding go.work above the current one)")
 	flag.Parse()
 	for f := range strings.SplitSeq(*conc, ",") {
@@ -77,6 +78,7 @@ type config struct {
 	concurrency      []int
 	keys             int
 	cpuProfile       string
+	memProfile       string
 	root             string
 }
 
@@ -137,8 +139,19 @@ func run(cfg config) (err error) {
 		}
 		fmt.Fprintf(os.Stderr, "concurrency %d: REST through the gateway…\n", c)
 		var profile func(time.Duration) error
-		if cfg.cpuProfile != "" && i == len(cfg.concurrency)-1 {
-			profile = func(d time.Duration) error { return fetchProfile(pprofAddr, d, cfg.cpuProfile) }
+		if i == len(cfg.concurrency)-1 && (cfg.cpuProfile != "" || cfg.memProfile != "") {
+			profile = func(d time.Duration) error {
+				var wg sync.WaitGroup
+				var cpuErr, memErr error
+				if cfg.cpuProfile != "" {
+					wg.Go(func() { cpuErr = fetchProfile(pprofAddr, "profile", d, cfg.cpuProfile) })
+				}
+				if cfg.memProfile != "" {
+					wg.Go(func() { memErr = fetchProfile(pprofAddr, "allocs", d, cfg.memProfile) })
+				}
+				wg.Wait()
+				return errors.Join(cpuErr, memErr)
+			}
 		}
 		restCall, closeIdle := u.restCaller(c)
 		r, err := measure(cfg, c, probe, restCall, profile)
@@ -149,9 +162,12 @@ func run(cfg config) (err error) {
 		rows = append(rows, row{c: c, grpc: g, rest: r})
 	}
 	printTable(os.Stdout, cfg, rows)
-	if cfg.cpuProfile != "" {
-		fmt.Printf("\ngateway CPU profile: %s (go tool pprof -top %s)\n", cfg.cpuProfile, cfg.cpuProfile)
+	for _, p := range []string{cfg.cpuProfile, cfg.memProfile} {
+		if p != "" {
+			fmt.Printf("\ngateway profile: %s (go tool pprof -top %s)", p, p)
+		}
 	}
+	fmt.Println()
 	return nil
 }
 
@@ -537,16 +553,17 @@ func counters(pids map[string]int, pprofAddr string) (map[string]float64, error)
 	return out, nil
 }
 
-// fetchProfile takes a CPU profile of the gateway for d and writes it to path.
-func fetchProfile(addr string, d time.Duration, path string) error {
+// fetchProfile takes the gateway's profile kind ("profile" for CPU,
+// "allocs") over d and writes it to path.
+func fetchProfile(addr, kind string, d time.Duration, path string) error {
 	secs := max(int(d.Seconds()), 1)
-	resp, err := http.Get("http://" + addr + "/debug/pprof/profile?seconds=" + strconv.Itoa(secs))
+	resp, err := http.Get("http://" + addr + "/debug/pprof/" + kind + "?seconds=" + strconv.Itoa(secs))
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET /debug/pprof/profile = %d", resp.StatusCode)
+		return fmt.Errorf("GET /debug/pprof/%s = %d", kind, resp.StatusCode)
 	}
 	f, err := os.Create(path)
 	if err != nil {
