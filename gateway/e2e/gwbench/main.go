@@ -9,9 +9,11 @@
 //     the access token account's Authenticate issues for that API key, the
 //     exchange the gateway makes, over one client connection.
 //
-// It prints requests per second, p50 and p99 latency side by side, the
-// REST/gRPC ratio, and the CPU each process spent per request, read from
-// /proc/<pid>/stat around each measured run.
+// The two paths take turns in short rounds, so that other work on the
+// machine weighs on both alike. It prints requests per second, p50 and p99
+// latency side by side, the REST/gRPC ratio, the CPU each process spent per
+// request (from /proc/<pid>/stat around each round) and the gateway's
+// allocations per request (from its GATEWAY_PPROF_ADDR debug listener).
 //
 //	make bench-gateway        # or: cd gateway && go run ./e2e/gwbench -h
 package main
@@ -51,8 +53,9 @@ import (
 
 func main() {
 	var cfg config
-	flag.DurationVar(&cfg.duration, "duration", 10*time.Second, "measured time of each run")
-	flag.DurationVar(&cfg.warmup, "warmup", 2*time.Second, "unmeasured load before each run")
+	flag.DurationVar(&cfg.duration, "duration", 10*time.Second, "measured time of each path at each concurrency")
+	flag.IntVar(&cfg.rounds, "rounds", 5, "alternating rounds the measured time is split into")
+	flag.DurationVar(&cfg.warmup, "warmup", 2*time.Second, "unmeasured load on each path before the rounds")
 	conc := flag.String("concurrency", "32,128", "comma-separated numbers of concurrent callers")
 	flag.IntVar(&cfg.keys, "keys", 5, "API keys the user holds (the rows each list call returns)")
 	flag.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write the gateway's CPU profile, taken during the REST run at the highest concurrency, to this file")
@@ -67,6 +70,10 @@ func main() {
 		}
 		cfg.concurrency = append(cfg.concurrency, n)
 	}
+	if cfg.rounds < 1 || cfg.duration < time.Duration(cfg.rounds)*100*time.Millisecond {
+		fmt.Fprintln(os.Stderr, "gwbench: want -rounds >= 1 and at least 100ms of -duration per round")
+		os.Exit(2)
+	}
 	if err := run(cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "gwbench:", err)
 		os.Exit(1)
@@ -75,6 +82,7 @@ func main() {
 
 type config struct {
 	duration, warmup time.Duration
+	rounds           int
 	concurrency      []int
 	keys             int
 	cpuProfile       string
@@ -125,19 +133,14 @@ func run(cfg config) (err error) {
 	}
 	defer u.close()
 
+	probe := func() (map[string]float64, error) { return counters(s.PIDs, pprofAddr) }
 	rows := []row{}
 	for i, c := range cfg.concurrency {
-		fmt.Fprintf(os.Stderr, "concurrency %d: direct gRPC…\n", c)
-		grpcCall, err := u.grpcCaller(ctx, cfg.warmup+cfg.duration)
+		fmt.Fprintf(os.Stderr, "concurrency %d: direct gRPC and REST through the gateway, %d rounds each…\n", c, cfg.rounds)
+		grpcCall, err := u.grpcCaller(ctx, cfg.wall()+time.Minute)
 		if err != nil {
 			return err
 		}
-		probe := func() (map[string]float64, error) { return counters(s.PIDs, pprofAddr) }
-		g, err := measure(cfg, c, probe, grpcCall, nil)
-		if err != nil {
-			return fmt.Errorf("direct gRPC at %d: %w", c, err)
-		}
-		fmt.Fprintf(os.Stderr, "concurrency %d: REST through the gateway…\n", c)
 		var profile func(time.Duration) error
 		if i == len(cfg.concurrency)-1 && (cfg.cpuProfile != "" || cfg.memProfile != "") {
 			profile = func(d time.Duration) error {
@@ -154,10 +157,10 @@ func run(cfg config) (err error) {
 			}
 		}
 		restCall, closeIdle := u.restCaller(c)
-		r, err := measure(cfg, c, probe, restCall, profile)
+		g, r, err := compare(cfg, c, probe, grpcCall, restCall, profile)
 		closeIdle()
 		if err != nil {
-			return fmt.Errorf("REST at %d: %w", c, err)
+			return fmt.Errorf("concurrency %d: %w", c, err)
 		}
 		rows = append(rows, row{c: c, grpc: g, rest: r})
 	}
@@ -398,12 +401,13 @@ func (u *user) grpcCaller(ctx context.Context, valid time.Duration) (call, error
 	}, nil
 }
 
-// result is one measured run.
+// result is what one path measured over its rounds.
 type result struct {
 	requests int
 	elapsed  time.Duration
+	lat      []time.Duration
 	p50, p99 time.Duration
-	// delta is how much each counter grew over the run (see counters).
+	// delta is how much each counter grew while measuring (see counters).
 	delta map[string]float64
 }
 
@@ -412,11 +416,76 @@ func (r result) rps() float64 { return float64(r.requests) / r.elapsed.Seconds()
 // perRequest is a counter's growth per request.
 func (r result) perRequest(name string) float64 { return r.delta[name] / float64(r.requests) }
 
-// measure runs c callers in a closed loop: warm-up, then the measured
-// window, in which it counts completed calls and their latencies and reads
-// the counters at both ends. Any failed call fails the run. When profile is
-// set it runs alongside the measured window.
-func measure(cfg config, c int, probe func() (map[string]float64, error), do call, profile func(time.Duration) error) (result, error) {
+func (r *result) add(o result) {
+	r.requests += o.requests
+	r.elapsed += o.elapsed
+	r.lat = append(r.lat, o.lat...)
+	if r.delta == nil {
+		r.delta = map[string]float64{}
+	}
+	for k, v := range o.delta {
+		r.delta[k] += v
+	}
+}
+
+func (r *result) finish() error {
+	if len(r.lat) == 0 {
+		return errors.New("no call completed")
+	}
+	slices.Sort(r.lat)
+	r.p50, r.p99 = r.lat[len(r.lat)/2], r.lat[len(r.lat)*99/100]
+	return nil
+}
+
+// settle is how long a round's callers run before it is measured, so calls
+// started in the previous round (of the other path) have finished.
+const settle = 250 * time.Millisecond
+
+// wall is about how long compare takes at one concurrency.
+func (c config) wall() time.Duration {
+	return 2 * (c.warmup + c.duration + time.Duration(c.rounds)*settle)
+}
+
+// compare drives both paths at concurrency c: a warm-up of each, then
+// alternating rounds of each, so that a change in the machine's other load
+// during the run falls on both paths alike rather than on whichever ran
+// second. profile, when set, runs over all the rounds (the gateway is idle
+// during the gRPC ones, so its profile holds the REST rounds).
+func compare(cfg config, c int, probe func() (map[string]float64, error), grpcCall, restCall call, profile func(time.Duration) error) (g, r result, err error) {
+	for _, do := range []call{grpcCall, restCall} {
+		if _, err := load(c, do, cfg.warmup, 0, nil); err != nil {
+			return g, r, err
+		}
+	}
+	round := cfg.duration / time.Duration(cfg.rounds)
+	profErr := make(chan error, 1)
+	if profile != nil {
+		go func() { profErr <- profile(2 * (cfg.duration + time.Duration(cfg.rounds)*settle)) }()
+	} else {
+		profErr <- nil
+	}
+	for range cfg.rounds {
+		gr, err := load(c, grpcCall, settle, round, probe)
+		if err != nil {
+			return g, r, fmt.Errorf("direct gRPC: %w", err)
+		}
+		g.add(gr)
+		rr, err := load(c, restCall, settle, round, probe)
+		if err != nil {
+			return g, r, fmt.Errorf("REST: %w", err)
+		}
+		r.add(rr)
+	}
+	if err := <-profErr; err != nil {
+		return g, r, fmt.Errorf("profile: %w", err)
+	}
+	return g, r, errors.Join(g.finish(), r.finish())
+}
+
+// load runs c callers in a closed loop for settle, then measures for d:
+// the calls completed, their latencies, and the counters at both ends. Any
+// failed call fails it. With d == 0 it only warms up.
+func load(c int, do call, settle, d time.Duration, probe func() (map[string]float64, error)) (result, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var (
@@ -427,7 +496,6 @@ func measure(cfg config, c int, probe func() (map[string]float64, error), do cal
 		lat       = make([][]time.Duration, c)
 	)
 	for i := range c {
-		lat[i] = make([]time.Duration, 0, 1<<14)
 		wg.Go(func() {
 			for ctx.Err() == nil {
 				start := time.Now()
@@ -444,49 +512,36 @@ func measure(cfg config, c int, probe func() (map[string]float64, error), do cal
 			}
 		})
 	}
+	stop := func() error {
+		cancel()
+		wg.Wait()
+		return firstErr
+	}
 	sleep := func(d time.Duration) { // until d passes or a call fails
 		select {
 		case <-ctx.Done():
 		case <-time.After(d):
 		}
 	}
-	sleep(cfg.warmup)
+	sleep(settle)
+	if d == 0 {
+		return result{}, stop()
+	}
 	before, err := probe()
 	if err != nil {
-		cancel()
-		wg.Wait()
-		return result{}, err
+		return result{}, errors.Join(err, stop())
 	}
 	start := time.Now()
 	recording.Store(true)
-	profErr := make(chan error, 1)
-	if profile != nil {
-		go func() { profErr <- profile(cfg.duration - time.Second) }()
-	} else {
-		profErr <- nil
-	}
-	sleep(cfg.duration)
+	sleep(d)
 	recording.Store(false)
 	elapsed := time.Since(start)
 	after, err := probe()
-	cancel()
-	wg.Wait()
-	if firstErr != nil {
-		return result{}, firstErr
-	}
-	if err != nil {
+	if err := errors.Join(stop(), err); err != nil {
 		return result{}, err
 	}
-	if err := <-profErr; err != nil {
-		return result{}, fmt.Errorf("CPU profile: %w", err)
-	}
-	all := slices.Concat(lat...)
-	if len(all) == 0 {
-		return result{}, errors.New("no call completed")
-	}
-	slices.Sort(all)
-	r := result{requests: len(all), elapsed: elapsed, delta: map[string]float64{},
-		p50: all[len(all)/2], p99: all[len(all)*99/100]}
+	r := result{elapsed: elapsed, lat: slices.Concat(lat...), delta: map[string]float64{}}
+	r.requests = len(r.lat)
 	for k, v := range after {
 		r.delta[k] = v - before[k]
 	}
@@ -500,7 +555,7 @@ const clockTick = 10 * time.Millisecond
 // counters reads what a run is charged for: the CPU time (user + system, µs,
 // every thread) of the gateway and account processes from /proc, this
 // process's own as "client", and the gateway's allocation counters from its
-// debug listener ("gateway allocs", "gateway bytes").
+// debug listener's expvar memstats ("gateway allocs", "gateway bytes").
 func counters(pids map[string]int, pprofAddr string) (map[string]float64, error) {
 	out := map[string]float64{}
 	for _, name := range []string{"gateway", "account"} {
@@ -531,25 +586,18 @@ func counters(pids map[string]int, pprofAddr string) (map[string]float64, error)
 	}
 	out["client"] = float64((ru.Utime.Nano() + ru.Stime.Nano()) / 1e3)
 
-	// The legacy text heap profile ends with runtime.MemStats.
-	resp, err := http.Get("http://" + pprofAddr + "/debug/pprof/heap?debug=1")
+	resp, err := http.Get("http://" + pprofAddr + "/debug/vars")
 	if err != nil {
 		return nil, fmt.Errorf("gateway memory stats: %w", err)
 	}
 	defer resp.Body.Close()
-	text, err := io.ReadAll(resp.Body)
-	if err != nil {
+	var vars struct {
+		Memstats struct{ Mallocs, TotalAlloc float64 }
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&vars); err != nil {
 		return nil, fmt.Errorf("gateway memory stats: %w", err)
 	}
-	for name, field := range map[string]string{"gateway allocs": "# Mallocs = ", "gateway bytes": "# TotalAlloc = "} {
-		_, rest, ok := strings.Cut(string(text), field)
-		v, _, _ := strings.Cut(rest, "\n")
-		n, err := strconv.ParseFloat(v, 64)
-		if !ok || err != nil {
-			return nil, fmt.Errorf("gateway memory stats lack %q", field)
-		}
-		out[name] = n
-	}
+	out["gateway allocs"], out["gateway bytes"] = vars.Memstats.Mallocs, vars.Memstats.TotalAlloc
 	return out, nil
 }
 
@@ -583,8 +631,8 @@ type row struct {
 
 func printTable(w io.Writer, cfg config, rows []row) {
 	fmt.Fprintf(w, "gateway benchmark: GET /v1/api-keys through the gateway vs AccountService.ListApiKeys direct, %d keys listed,\n", cfg.keys)
-	fmt.Fprintf(w, "%s measured after %s warm-up per run, %d CPUs; CPU µs and allocations are per request (client = this load generator)\n\n",
-		cfg.duration, cfg.warmup, runtime.NumCPU())
+	fmt.Fprintf(w, "%s measured per path in %d alternating rounds after %s warm-up, %d CPUs;\nCPU µs and allocations are per request (client = this load generator)\n\n",
+		cfg.duration, cfg.rounds, cfg.warmup, runtime.NumCPU())
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "conc\tpath\treq/s\tp50 ms\tp99 ms\tgateway CPU µs\tgateway allocs\tgateway KB\taccount CPU µs\tclient CPU µs\t")
 	ms := func(d time.Duration) string { return strconv.FormatFloat(float64(d.Microseconds())/1000, 'f', 2, 64) }

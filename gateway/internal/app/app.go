@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"expvar"
 	"fmt"
 	"log/slog"
 	"net"
@@ -238,7 +239,7 @@ func (a *App) Serve(ctx context.Context, lis net.Listener) error {
 	return lifecycle.Run(ctx, a.cfg.ShutdownTimeout, serve, shutdown)
 }
 
-// startPprof serves net/http/pprof on cfg.PprofAddr, a listener of its own
+// startPprof serves net/http/pprof and expvar on cfg.PprofAddr, a listener of its own
 // so profiles are never reachable through the public handler. It returns
 // nil when no address is configured.
 func (a *App) startPprof(ctx context.Context) (*http.Server, error) {
@@ -255,6 +256,9 @@ func (a *App) startPprof(ctx context.Context) (*http.Server, error) {
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	// expvar's memstats: allocation counters, far cheaper to read than a
+	// heap profile (gwbench reads them around every round).
+	mux.Handle("/debug/vars", expvar.Handler())
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	a.logger.InfoContext(ctx, "serving pprof", "addr", lis.Addr().String())
 	go func() { _ = srv.Serve(lis) }()

@@ -450,8 +450,10 @@ func TestPprofOnlyOnItsOwnListener(t *testing.T) {
 	debugAddr := l.Addr().String()
 	l.Close()
 	a, _ := newGateway(t, startUpstream(t), "GATEWAY_PPROF_ADDR", debugAddr)
-	if w := get(t, a.Handler(), "/debug/pprof/"); w.Code == http.StatusOK {
-		t.Errorf("the public handler serves /debug/pprof/ (%d)", w.Code)
+	for _, path := range []string{"/debug/pprof/", "/debug/vars"} {
+		if w := get(t, a.Handler(), path); w.Code == http.StatusOK {
+			t.Errorf("the public handler serves %s (%d)", path, w.Code)
+		}
 	}
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -474,6 +476,15 @@ func TestPprofOnlyOnItsOwnListener(t *testing.T) {
 			resp.Body.Close()
 			if resp.StatusCode != http.StatusOK {
 				t.Errorf("GET /debug/pprof/cmdline on GATEWAY_PPROF_ADDR = %d", resp.StatusCode)
+			}
+			resp, err := http.Get("http://" + debugAddr + "/debug/vars")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var vars struct{ Memstats struct{ Mallocs uint64 } }
+			if err := json.NewDecoder(resp.Body).Decode(&vars); err != nil || vars.Memstats.Mallocs == 0 {
+				t.Errorf("GET /debug/vars on GATEWAY_PPROF_ADDR: no memstats (%v)", err)
 			}
 			return
 		}
