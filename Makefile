@@ -21,7 +21,7 @@ PHOTOSHOOT_TEST_DATABASE_URL ?= $(shell pg_isready -q -h 127.0.0.1 -p 5432 2>/de
 export PHOTOSHOOT_TEST_DATABASE_URL
 
 .DEFAULT_GOAL := help
-.PHONY: help tools googleapis proto proto-check lint build run test bench clean
+.PHONY: help tools googleapis proto proto-check lint build run test bench bench-gateway clean
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*##"} /^[a-zA-Z_-]+:.*##/ {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -76,8 +76,13 @@ run: build ## Start the whole suite locally (PostgreSQL under .data/, NATS embed
 test: $(BIN)/stripe-mock ## Run every test (Postgres, NATS, processes, browser)
 	PATH=$(BIN):$$PATH go test $(GOTEST_FLAGS) work
 
-bench: ## Run the benchmarks and print them
+bench: ## Run the benchmarks and print them (the Go benchmarks, then bench-gateway)
 	go test -run '^$$' -bench . -benchmem work
+	$(MAKE) --no-print-directory bench-gateway
+
+GWBENCH_FLAGS ?=
+bench-gateway: ## REST through the gateway vs direct gRPC on the real suite: req/s, p50/p99, CPU µs per request
+	cd gateway && go run ./e2e/gwbench -root $(CURDIR) $(GWBENCH_FLAGS)
 
 clean: ## Remove build output and local data (.data holds your local database!)
 	rm -rf $(BIN) .build

@@ -2,8 +2,6 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -15,6 +13,8 @@ import (
 
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
+
+	"github.com/connectengine/photoshoot/gateway/e2e/suite"
 )
 
 // analyticsHosts are where Google's tags load from and report to.
@@ -176,34 +176,30 @@ func containsString(list []string, s string) bool {
 // measurement id, in front of the suite's services.
 func startTaggedGateway(t *testing.T, gaID string) string {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(env.data, "dev-secrets.json"))
+	secrets, err := env.suite.Secrets()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var secrets map[string]string
-	if err := json.Unmarshal(raw, &secrets); err != nil {
-		t.Fatal(err)
-	}
-	port, err := freePort()
+	port, err := suite.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
 	base := "http://localhost:" + strconv.Itoa(port)
 	cmd := exec.Command(filepath.Join(env.bin, "gateway"))
-	cmd.Env = append(environWithout("GA_MEASUREMENT_ID", "GTM_ID", "HTTP_ADDR", "PUBLIC_URL"),
+	cmd.Env = append(suite.Environ("GA_MEASUREMENT_ID", "GTM_ID", "HTTP_ADDR", "PUBLIC_URL"),
 		"HTTP_ADDR=127.0.0.1:"+strconv.Itoa(port),
 		"PUBLIC_URL="+base,
 		"DEV_MODE=1",
 		"LOG_FORMAT=text",
 		"GA_MEASUREMENT_ID="+gaID,
 		"SERVICE_AUTH_SECRET="+secrets["SERVICE_AUTH_SECRET"],
-		"ACCOUNT_ADDR="+env.run.Services["account"],
-		"BILLING_ADDR="+env.run.Services["billing"],
-		"MEDIA_ADDR="+env.run.Services["media"],
-		"ANALYSIS_ADDR="+env.run.Services["analysis"],
-		"GENERATION_ADDR="+env.run.Services["generation"],
+		"ACCOUNT_ADDR="+env.suite.Services["account"],
+		"BILLING_ADDR="+env.suite.Services["billing"],
+		"MEDIA_ADDR="+env.suite.Services["media"],
+		"ANALYSIS_ADDR="+env.suite.Services["analysis"],
+		"GENERATION_ADDR="+env.suite.Services["generation"],
 	)
-	out := &lockedBuffer{}
+	out := &suite.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {

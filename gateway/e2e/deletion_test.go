@@ -181,7 +181,7 @@ func mentions(t *testing.T, dbs map[string]*pgx.Conn, needle string) []string {
 // connect opens the suite's database of svc for the test.
 func connect(t *testing.T, svc string) *pgx.Conn {
 	t.Helper()
-	cfg, err := pgx.ParseConfig(env.run.Postgres)
+	cfg, err := pgx.ParseConfig(env.suite.Postgres)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,28 +12,24 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"image"
 	"image/color"
 	"image/jpeg"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/connectengine/photoshoot/gateway/e2e/suite"
 )
 
 // env is what TestMain set up for the tests.
@@ -42,18 +38,11 @@ var env struct {
 	base string
 	// bin holds the built binaries; data is the suite's data directory.
 	bin, data string
-	run       runJSON
+	suite     *suite.Suite
 	// browser is the shared Chromium; tests open tabs from it.
 	browser context.Context
 	// fixture is a product photo (JPEG) for uploads.
 	fixture string
-}
-
-// runJSON is what photoshoot-local writes to <data>/run.json once healthy.
-type runJSON struct {
-	Gateway  string            `json:"gateway"`
-	Services map[string]string `json:"services"`
-	Postgres string            `json:"postgres"`
 }
 
 func TestMain(m *testing.M) {
@@ -70,7 +59,7 @@ func run(m *testing.M) int {
 	env.bin = filepath.Join(tmp, "bin")
 	env.data = filepath.Join(tmp, "data")
 
-	if err := build(env.bin); err != nil {
+	if err := suite.Build(env.bin); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
@@ -79,13 +68,18 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	stop, out, err := startSuite()
+	root, err := filepath.Abs("../..")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
-		fmt.Fprintln(os.Stderr, out.String())
 		return 1
 	}
-	defer stop()
+	s, err := suite.Start(suite.Options{Root: root, Bin: env.bin, Data: env.data})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer s.Stop()
+	env.suite, env.base = s, s.Base
 
 	browser, closeBrowser, err := startBrowser(filepath.Join(tmp, "chromium"))
 	if err != nil {
@@ -96,83 +90,9 @@ func run(m *testing.M) int {
 	code := m.Run()
 	closeBrowser()
 	if code != 0 {
-		fmt.Fprintf(os.Stderr, "photoshoot-local output:\n%s\n", out.String())
+		fmt.Fprintf(os.Stderr, "photoshoot-local output:\n%s\n", s.Output)
 	}
 	return code
-}
-
-// build compiles the runner and the six binaries into dir.
-func build(dir string) error {
-	cmd := exec.Command("go", "build", "-o", dir+string(filepath.Separator),
-		"github.com/connectengine/photoshoot/deploy/local/cmd/photoshoot-local",
-		"github.com/connectengine/photoshoot/services/account/cmd/account",
-		"github.com/connectengine/photoshoot/services/billing/cmd/billing",
-		"github.com/connectengine/photoshoot/services/media/cmd/media",
-		"github.com/connectengine/photoshoot/services/analysis/cmd/analysis",
-		"github.com/connectengine/photoshoot/services/generation/cmd/generation",
-		"github.com/connectengine/photoshoot/gateway/cmd/gateway",
-	)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("build the suite: %w\n%s", err, out)
-	}
-	return nil
-}
-
-// startSuite runs photoshoot-local on a free port and waits for run.json.
-func startSuite() (stop func(), out *lockedBuffer, err error) {
-	root, err := filepath.Abs("../..")
-	if err != nil {
-		return nil, nil, err
-	}
-	port, err := freePort()
-	if err != nil {
-		return nil, nil, err
-	}
-	out = &lockedBuffer{}
-	cmd := exec.Command(filepath.Join(env.bin, "photoshoot-local"), "-root", root, "-data", env.data, "-bin", env.bin)
-	cmd.Env = append(environWithout("DATABASE_URL", "NATS_URL", "HTTP_ADDR", "GA_MEASUREMENT_ID", "GTM_ID"),
-		"HTTP_ADDR=127.0.0.1:"+strconv.Itoa(port))
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		return nil, out, fmt.Errorf("start photoshoot-local: %w", err)
-	}
-	done := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		close(done)
-	}()
-	stop = func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-	}
-	deadline := time.After(120 * time.Second)
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		if b, err := os.ReadFile(filepath.Join(env.data, "run.json")); err == nil {
-			if err := json.Unmarshal(b, &env.run); err != nil {
-				stop()
-				return nil, out, fmt.Errorf("parse run.json: %w", err)
-			}
-			// Browsers use PUBLIC_URL's host, so sign-in links and cookies agree.
-			env.base = "http://localhost:" + strconv.Itoa(port)
-			return stop, out, nil
-		}
-		select {
-		case <-done:
-			return nil, out, errors.New("photoshoot-local exited before it was healthy")
-		case <-deadline:
-			stop()
-			return nil, out, errors.New("run.json did not appear within 120s")
-		case <-tick.C:
-		}
-	}
 }
 
 // startBrowser starts one headless Chromium, lean: no GPU, no background
@@ -365,27 +285,6 @@ func writeFixture(path string, w, h int) error {
 	return os.WriteFile(path, buf.Bytes(), 0o644)
 }
 
-// environWithout returns this process's environment minus the given keys.
-func environWithout(keys ...string) []string {
-	var out []string
-	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		if !slices.Contains(keys, k) {
-			out = append(out, kv)
-		}
-	}
-	return out
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
 // waitHTTP polls url until it answers 200.
 func waitHTTP(ctx context.Context, u string, d time.Duration) error {
 	deadline := time.Now().Add(d)
@@ -419,22 +318,4 @@ func hostOf(u string) string {
 		return ""
 	}
 	return p.Hostname()
-}
-
-// lockedBuffer collects a process's output while tests read it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -95,8 +95,11 @@ func (c *clientInterceptor) stream(ctx context.Context, desc *grpc.StreamDesc, c
 // this service's credential, replacing any other: a service only ever speaks
 // for itself.
 func (c *clientInterceptor) credentials(ctx context.Context) context.Context {
-	md, _ := metadata.FromOutgoingContext(ctx)
-	md = md.Copy()
+	// FromOutgoingContext already returns a copy, safe to modify.
+	md, ok := metadata.FromOutgoingContext(ctx)
+	if !ok {
+		md = metadata.MD{}
+	}
 	if caller, ok := authn.CallerFrom(ctx); ok && caller.Token != "" && len(md.Get(UserAuthHeader)) == 0 {
 		md.Set(UserAuthHeader, "Bearer "+caller.Token)
 	}

@@ -126,9 +126,15 @@ func startUpstream(t *testing.T) *upstream {
 	return u
 }
 
-func newGateway(t *testing.T, u *upstream) (*app.App, []byte) {
+// newGateway configures a gateway in front of u; extra are more
+// environment variables as name, value pairs.
+func newGateway(t *testing.T, u *upstream, extra ...string) (*app.App, []byte) {
 	t.Helper()
-	a, secret, _ := startGateway(t, u, nil)
+	env := map[string]string{}
+	for i := 0; i+1 < len(extra); i += 2 {
+		env[extra[i]] = extra[i+1]
+	}
+	a, secret, _ := startGateway(t, u, env)
 	return a, secret
 }
 
@@ -540,5 +546,59 @@ func TestMetrics(t *testing.T) {
 	if resp, err := http.Get("http://" + metrics + "/metrics"); err == nil {
 		resp.Body.Close()
 		t.Errorf("metrics still served after shutdown")
+	}
+}
+
+func TestPprofOnlyOnItsOwnListener(t *testing.T) {
+	t.Parallel()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	debugAddr := l.Addr().String()
+	l.Close()
+	a, _ := newGateway(t, startUpstream(t), "GATEWAY_PPROF_ADDR", debugAddr)
+	for _, path := range []string{"/debug/pprof/", "/debug/vars"} {
+		if w := get(t, a.Handler(), path); w.Code == http.StatusOK {
+			t.Errorf("the public handler serves %s (%d)", path, w.Code)
+		}
+	}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- a.Serve(ctx, lis) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Serve = %v", err)
+		}
+	}()
+	// Serve opens the debug listener as it starts: poll until it answers.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get("http://" + debugAddr + "/debug/pprof/cmdline")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				t.Errorf("GET /debug/pprof/cmdline on GATEWAY_PPROF_ADDR = %d", resp.StatusCode)
+			}
+			resp, err := http.Get("http://" + debugAddr + "/debug/vars")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var vars struct{ Memstats struct{ Mallocs uint64 } }
+			if err := json.NewDecoder(resp.Body).Decode(&vars); err != nil || vars.Memstats.Mallocs == 0 {
+				t.Errorf("GET /debug/vars on GATEWAY_PPROF_ADDR: no memstats (%v)", err)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GATEWAY_PPROF_ADDR never answered: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

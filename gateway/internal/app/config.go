@@ -42,6 +42,10 @@ type Config struct {
 	// OTEL_METRICS_EXPORTER=prometheus, instead of
 	// OTEL_EXPORTER_PROMETHEUS_HOST/_PORT (set in code, by tests).
 	MetricsListener net.Listener
+	// PprofAddr, when set, serves net/http/pprof on its own listener
+	// (GATEWAY_PPROF_ADDR, e.g. 127.0.0.1:6060; off by default). It is never
+	// part of the public handler: bind it to loopback or a pod-local port.
+	PprofAddr string
 }
 
 // LoadConfig reads and validates the configuration; every error names the
@@ -57,6 +61,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		PublicURL:       getenv("PUBLIC_URL"),
 		GAMeasurementID: getenv("GA_MEASUREMENT_ID"),
 		GTMID:           getenv("GTM_ID"),
+		PprofAddr:       getenv("GATEWAY_PPROF_ADDR"),
 		Getenv:          getenv,
 	}
 	if c.HTTPAddr == "" {

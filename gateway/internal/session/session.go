@@ -58,9 +58,12 @@ type Authenticator struct {
 	cache map[[32]byte]cached
 }
 
+// cached is what a credential is worth until it expires: the Authorization
+// metadata value to forward and the principal's rate-limit key, both built
+// once per Authenticate rather than per request.
 type cached struct {
-	token string
-	until time.Time
+	bearer, principal string
+	until             time.Time
 }
 
 // maxCache bounds the token cache; past it, expired entries are swept and,
@@ -82,18 +85,29 @@ func NewAuthenticator(account accountv1.AccountServiceClient, opt Options) *Auth
 	return &Authenticator{account: account, opt: opt, cookie: name, cache: map[[32]byte]cached{}}
 }
 
-type ctxKey int
+// stateKey holds a request's *state in its context.
+type stateKey struct{}
 
-const (
-	tokenKey ctxKey = iota
-	infoKey
-)
-
-type requestInfo struct {
+// state is what the middleware learned about a request: one context value
+// (and one allocation) for everything the handlers and Metadata read.
+type state struct {
 	ip, userAgent, requestID string
+	// bearer is "Bearer <access token>", empty when anonymous.
+	bearer string
+	// principal is a stable, non-secret key for the credential.
+	principal string
 }
 
-type principalKey struct{}
+// anonymous is the state of a request the middleware has not seen; it is
+// never written.
+var anonymous = &state{}
+
+func stateFrom(ctx context.Context) *state {
+	if st, ok := ctx.Value(stateKey{}).(*state); ok {
+		return st
+	}
+	return anonymous
+}
 
 // Middleware authenticates the request, if it carries a credential, and
 // passes it on with the access token in its context. A credential account
@@ -102,22 +116,21 @@ type principalKey struct{}
 // from the service; account being unreachable is a 503 here.
 func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx := context.WithValue(r.Context(), infoKey, requestInfo{
+		st := &state{
 			ip:        a.clientIP(r),
 			userAgent: r.UserAgent(),
 			requestID: w.Header().Get("X-Request-Id"),
-		})
-		req, fromCookie := a.credential(r)
+		}
+		ctx := context.WithValue(r.Context(), stateKey{}, st)
+		cred, ok := a.credential(r)
 		r.Header.Del("Authorization")
-		if req != nil {
-			token, err := a.token(ctx, req)
+		if ok {
+			c, err := a.token(ctx, cred)
 			switch status.Code(err) {
 			case codes.OK:
-				ctx = context.WithValue(ctx, tokenKey, token)
-				sum := sha256.Sum256([]byte(req.GetSessionToken() + "\x00" + req.GetApiKey()))
-				ctx = context.WithValue(ctx, principalKey{}, hex.EncodeToString(sum[:8]))
+				st.bearer, st.principal = c.bearer, c.principal
 			case codes.Unauthenticated, codes.InvalidArgument:
-				if fromCookie {
+				if cred.fromCookie {
 					a.ClearCookie(w)
 				}
 			default:
@@ -131,7 +144,27 @@ func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 	})
 }
 
-func (a *Authenticator) credential(r *http.Request) (_ *accountv1.AuthenticateRequest, fromCookie bool) {
+// credential is what the caller presented: a session token (from the
+// cookie) or an API key (from Authorization), never both.
+type credential struct {
+	sessionToken, apiKey string
+	fromCookie           bool
+}
+
+// key is the credential's cache key; its first bytes are also the
+// principal's rate-limit key.
+func (c credential) key() [32]byte {
+	return sha256.Sum256([]byte(c.sessionToken + "\x00" + c.apiKey))
+}
+
+func (c credential) request() *accountv1.AuthenticateRequest {
+	if c.fromCookie {
+		return &accountv1.AuthenticateRequest{Credential: &accountv1.AuthenticateRequest_SessionToken{SessionToken: c.sessionToken}}
+	}
+	return &accountv1.AuthenticateRequest{Credential: &accountv1.AuthenticateRequest_ApiKey{ApiKey: c.apiKey}}
+}
+
+func (a *Authenticator) credential(r *http.Request) (credential, bool) {
 	if h := r.Header.Get("Authorization"); h != "" {
 		// Only API keys are accepted here; whatever else is presented (an
 		// access token minted elsewhere, a malformed key) goes to account as
@@ -140,32 +173,33 @@ func (a *Authenticator) credential(r *http.Request) (_ *accountv1.AuthenticateRe
 		if !ok || !strings.EqualFold(scheme, "Bearer") {
 			secret = h
 		}
-		return &accountv1.AuthenticateRequest{Credential: &accountv1.AuthenticateRequest_ApiKey{ApiKey: strings.TrimSpace(secret)}}, false
+		return credential{apiKey: strings.TrimSpace(secret)}, true
 	}
 	if c, err := r.Cookie(a.cookie); err == nil && c.Value != "" {
-		return &accountv1.AuthenticateRequest{Credential: &accountv1.AuthenticateRequest_SessionToken{SessionToken: c.Value}}, true
+		return credential{sessionToken: c.Value, fromCookie: true}, true
 	}
-	return nil, false
+	return credential{}, false
 }
 
-func (a *Authenticator) token(ctx context.Context, req *accountv1.AuthenticateRequest) (string, error) {
-	key := sha256.Sum256([]byte(req.GetSessionToken() + "\x00" + req.GetApiKey()))
+func (a *Authenticator) token(ctx context.Context, cred credential) (cached, error) {
+	key := cred.key()
 	now := time.Now()
 	a.mu.Lock()
 	if c, ok := a.cache[key]; ok && now.Before(c.until) {
 		a.mu.Unlock()
-		return c.token, nil
+		return c, nil
 	}
 	a.mu.Unlock()
 
-	resp, err := a.account.Authenticate(ctx, req)
+	resp, err := a.account.Authenticate(ctx, cred.request())
 	if err != nil {
-		return "", err
+		return cached{}, err
 	}
 	until := now.Add(a.opt.CacheTTL)
 	if exp := resp.GetExpireTime().AsTime(); exp.Before(until.Add(time.Second)) {
 		until = exp.Add(-time.Second)
 	}
+	c := cached{bearer: "Bearer " + resp.GetAccessToken(), principal: hex.EncodeToString(key[:8]), until: until}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if len(a.cache) >= maxCache {
@@ -178,17 +212,17 @@ func (a *Authenticator) token(ctx context.Context, req *accountv1.AuthenticateRe
 			a.cache = map[[32]byte]cached{}
 		}
 	}
-	a.cache[key] = cached{token: resp.GetAccessToken(), until: until}
-	return resp.GetAccessToken(), nil
+	a.cache[key] = c
+	return c, nil
 }
 
 // Forget drops the cached token of the request's credential (sign-out).
 func (a *Authenticator) Forget(r *http.Request) {
-	req, _ := a.credential(r)
-	if req == nil {
+	cred, ok := a.credential(r)
+	if !ok {
 		return
 	}
-	key := sha256.Sum256([]byte(req.GetSessionToken() + "\x00" + req.GetApiKey()))
+	key := cred.key()
 	a.mu.Lock()
 	delete(a.cache, key)
 	a.mu.Unlock()
@@ -216,27 +250,25 @@ func (a *Authenticator) CookieName() string { return a.cookie }
 
 // SignedIn reports whether the request carries a valid access token.
 func SignedIn(ctx context.Context) bool {
-	t, _ := ctx.Value(tokenKey).(string)
-	return t != ""
+	return stateFrom(ctx).bearer != ""
 }
 
 // Metadata is the gRPC metadata for a call made on the request's behalf:
 // the access token, the client's address and browser, the request id.
 func Metadata(ctx context.Context, _ *http.Request) metadata.MD {
-	md := metadata.MD{}
-	if t, _ := ctx.Value(tokenKey).(string); t != "" {
-		md.Set(mdAuthorization, "Bearer "+t)
+	st := stateFrom(ctx)
+	md := make(metadata.MD, 4)
+	if st.bearer != "" {
+		md[mdAuthorization] = []string{st.bearer}
 	}
-	if info, ok := ctx.Value(infoKey).(requestInfo); ok {
-		if info.ip != "" {
-			md.Set(mdRealIP, info.ip)
-		}
-		if info.userAgent != "" {
-			md.Set(mdUserAgent, info.userAgent)
-		}
-		if info.requestID != "" {
-			md.Set(mdRequestID, info.requestID)
-		}
+	if st.ip != "" {
+		md[mdRealIP] = []string{st.ip}
+	}
+	if st.userAgent != "" {
+		md[mdUserAgent] = []string{st.userAgent}
+	}
+	if st.requestID != "" {
+		md[mdRequestID] = []string{st.requestID}
 	}
 	return md
 }
@@ -250,14 +282,12 @@ func Outgoing(r *http.Request) context.Context {
 // Principal is a stable, non-secret key for the request's credential (a
 // session or an API key), for per-user rate limits; empty when anonymous.
 func Principal(ctx context.Context) string {
-	p, _ := ctx.Value(principalKey{}).(string)
-	return p
+	return stateFrom(ctx).principal
 }
 
 // ClientIP is the caller's address as the gateway determined it.
 func ClientIP(ctx context.Context) string {
-	info, _ := ctx.Value(infoKey).(requestInfo)
-	return info.ip
+	return stateFrom(ctx).ip
 }
 
 // clientIP is the peer's address, or, when the peer is a trusted proxy, the

@@ -81,10 +81,16 @@ export function confirmDialog({ title, body, confirm = 'OK', danger = false }) {
   ok.textContent = confirm;
   ok.className = danger ? 'button button-danger' : 'button';
   return new Promise((resolve) => {
-    dialog.addEventListener('close', () => {
+    // The close event is dispatched in a later task, so the one from the
+    // previous question can arrive after this one is shown (Cancel, then
+    // at once the same button again): ignore it while the dialog is open.
+    const closed = () => {
+      if (dialog.open) return;
+      dialog.removeEventListener('close', closed);
       if (back && back.focus) back.focus();
       resolve(dialog.returnValue === 'ok');
-    }, { once: true });
+    };
+    dialog.addEventListener('close', closed);
     dialog.returnValue = '';
     dialog.showModal();
     $('[data-dialog-cancel]', dialog).focus();
