@@ -41,14 +41,14 @@ type Upstreams struct {
 // keeps.
 const sessionLifetime = 30 * 24 * time.Hour
 
-// Marshaler is protojson (with a faster path for our responses, see
-// json.go) with lowerCamelCase names (the OpenAPI document agrees); zero values are written out so clients see `"held": "0"` rather
+// Marshaler is protojson with lowerCamelCase names (the OpenAPI document
+// agrees); zero values are written out so clients see `"held": "0"` rather
 // than a missing field; unknown request fields are an error (400), not
 // silently dropped.
-var Marshaler = newMarshaler(
-	protojson.MarshalOptions{EmitUnpopulated: true},
-	protojson.UnmarshalOptions{DiscardUnknown: false},
-)
+var Marshaler = &runtime.JSONPb{
+	MarshalOptions:   protojson.MarshalOptions{EmitUnpopulated: true},
+	UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
+}
 
 // NewMux registers every public service's REST handlers. Errors are
 // google.rpc.Status JSON with the HTTP code mapped from the gRPC code.
