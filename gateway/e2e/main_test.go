@@ -110,6 +110,11 @@ func startBrowser(profile string) (context.Context, func(), error) {
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
 		chromedp.Flag("disable-quic", true),
+		// The app scrolls smoothly unless the user asks for reduced motion;
+		// chromedp clicks where an element is after scrolling it into view,
+		// and a click computed mid-animation lands elsewhere (TestSettings
+		// failed on it). Reduced motion also exercises that CSS path.
+		chromedp.Flag("force-prefers-reduced-motion", true),
 		chromedp.NoFirstRun,
 		chromedp.UserDataDir(profile),
 		chromedp.WindowSize(1280, 800),
