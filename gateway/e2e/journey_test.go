@@ -119,6 +119,9 @@ func TestSettings(t *testing.T) {
 	signIn(t, ctx, newEmail("settings"))
 
 	open(t, ctx, "/settings")
+	if !eval[bool](t, ctx, `matchMedia('(prefers-reduced-motion: reduce)').matches`) {
+		t.Fatal("the test browser does not prefer reduced motion: clicks may land mid smooth-scroll")
+	}
 	waitFor(t, ctx, "sessions and keys", `document.querySelector('[data-sessions] .list-item') && !document.querySelector('[data-keys]').textContent.includes('Loading')`, 20*time.Second)
 	if current := eval[bool](t, ctx, `[...document.querySelectorAll('[data-sessions] .badge')].some((b) => b.textContent === 'This browser')`); !current {
 		t.Error("the session list does not mark this browser")
