@@ -118,6 +118,23 @@ func TestEnsureStreamsIsIdempotent(t *testing.T) {
 	if !slices.Equal(names, want) {
 		t.Errorf("streams = %v, want %v", names, want)
 	}
+
+	// A stream whose configuration drifted is brought back to it.
+	st, err := js.Stream(t.Context(), events.StreamMedia)
+	if err != nil {
+		t.Fatal(err)
+	}
+	drifted := st.CachedInfo().Config
+	drifted.MaxAge = time.Hour
+	if _, err := js.UpdateStream(t.Context(), drifted); err != nil {
+		t.Fatal(err)
+	}
+	if err := events.EnsureStreams(t.Context(), js, 1); err != nil {
+		t.Fatal(err)
+	}
+	if st, err = js.Stream(t.Context(), events.StreamMedia); err != nil || st.CachedInfo().Config.MaxAge == time.Hour {
+		t.Errorf("drifted MEDIA stream not restored: max age %v (%v)", st.CachedInfo().Config.MaxAge, err)
+	}
 }
 
 // TestConnectWhileServerDown starts a client while NATS is down: Connect
