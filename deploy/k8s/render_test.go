@@ -37,6 +37,11 @@ type rendered struct {
 	custom []map[string]any
 }
 
+// kustomizeMu serialises kustomize runs: kyaml initialises its global
+// OpenAPI schema lazily without a lock, which the race detector catches when
+// two overlays render at once (tests of different overlays run in parallel).
+var kustomizeMu sync.Mutex
+
 // renderOnce caches each overlay's rendering: every test reads the same output.
 var renderOnce = map[string]func() (*rendered, error){}
 
@@ -59,7 +64,9 @@ func mustRender(t *testing.T, dir string) *rendered {
 // API type fails, as does a kind the checks do not know.
 func render(dir string) (*rendered, error) {
 	k := krusty.MakeKustomizer(krusty.MakeDefaultOptions())
+	kustomizeMu.Lock()
 	m, err := k.Run(filesys.MakeFsOnDisk(), dir)
+	kustomizeMu.Unlock()
 	if err != nil {
 		return nil, fmt.Errorf("kustomize: %w", err)
 	}
