@@ -193,9 +193,6 @@ func TestCancelWhileRunningChargesNothing(t *testing.T) {
 // released) exactly once and match its outputs; the provider is called at
 // most once per attempt; nothing is left running.
 func TestChaos(t *testing.T) {
-	if testing.Short() {
-		t.Skip("chaos run skipped in -short mode")
-	}
 	t.Parallel()
 	const jobs, kills, workers = 1000, 20, 3
 	r := newRig(t, 1500*time.Millisecond)
