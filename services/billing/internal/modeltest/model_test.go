@@ -57,7 +57,11 @@ func (k *keyServer) GetSigningKeys(context.Context, *accountv1.GetSigningKeysReq
 	return &accountv1.GetSigningKeysResponse{Keys: []*accountv1.SigningKey{{Kid: k.key.KID, PublicKey: k.key.Key}}}, nil
 }
 
-// process runs the billing binary and restarts it on demand.
+// process runs the billing binary and restarts it on demand. Like an
+// orchestrator, it also restarts a process that exits on its own (billing
+// stops when it cannot start, e.g. when the chaos terminates its database
+// connections during migrations), so a failed start does not leave the
+// service down until the next planned kill.
 type process struct {
 	t    *testing.T
 	bin  string
@@ -65,6 +69,7 @@ type process struct {
 	logs *syncBuffer
 	mu   sync.Mutex
 	cmd  *exec.Cmd
+	done chan struct{} // closed when cmd has exited
 }
 
 // kill SIGKILLs the process: no graceful shutdown, in-flight transactions
@@ -76,7 +81,7 @@ func (p *process) kill() {
 		return
 	}
 	_ = p.cmd.Process.Signal(syscall.SIGKILL)
-	_ = p.cmd.Wait()
+	<-p.done
 	p.cmd = nil
 }
 
@@ -411,7 +416,24 @@ func (p *process) start() {
 		p.t.Errorf("start billing: %v", err)
 		return
 	}
-	p.cmd = cmd
+	done := make(chan struct{})
+	p.cmd, p.done = cmd, done
+	go func() {
+		_ = cmd.Wait()
+		close(done)
+		p.mu.Lock()
+		unplanned := p.cmd == cmd // kill clears p.cmd under the lock before we get it
+		p.mu.Unlock()
+		if unplanned {
+			time.Sleep(100 * time.Millisecond)
+			p.mu.Lock()
+			again := p.cmd == cmd
+			p.mu.Unlock()
+			if again {
+				p.start()
+			}
+		}
+	}()
 }
 
 type (
