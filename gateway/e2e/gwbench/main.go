@@ -52,6 +52,13 @@ import (
 )
 
 func main() {
+	if upstream := os.Getenv(referenceEnv); upstream != "" {
+		if err := serveReference(upstream, os.Getenv(referenceKindEnv)); err != nil {
+			fmt.Fprintln(os.Stderr, "gwbench reference proxy:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	var cfg config
 	flag.DurationVar(&cfg.duration, "duration", 10*time.Second, "measured time of each path at each concurrency")
 	flag.IntVar(&cfg.rounds, "rounds", 5, "alternating rounds the measured time is split into")
@@ -61,6 +68,7 @@ func main() {
 	flag.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write the gateway's CPU profile, taken during the REST run at the highest concurrency, to this file")
 	flag.StringVar(&cfg.memProfile, "memprofile", "", "write the gateway's allocations, taken during the REST run at the highest concurrency, to this file")
 	flag.StringVar(&cfg.root, "root", "", "repository root (default: the directory holding go.work above the current one)")
+	refs := flag.String("reference", "plain,bare", "reference proxies also measured, each its own process in front of account: plain (grpc-gateway's defaults, no middleware), bare (one handler: gRPC call, protojson); none for neither")
 	flag.Parse()
 	for f := range strings.SplitSeq(*conc, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
@@ -69,6 +77,16 @@ func main() {
 			os.Exit(2)
 		}
 		cfg.concurrency = append(cfg.concurrency, n)
+	}
+	for f := range strings.SplitSeq(*refs, ",") {
+		switch f = strings.TrimSpace(f); f {
+		case "none":
+		case "plain", "bare":
+			cfg.references = append(cfg.references, f)
+		default:
+			fmt.Fprintf(os.Stderr, "gwbench: -reference %q: want plain, bare or none\n", *refs)
+			os.Exit(2)
+		}
 	}
 	if cfg.rounds < 1 || cfg.duration < time.Duration(cfg.rounds)*100*time.Millisecond {
 		fmt.Fprintln(os.Stderr, "gwbench: want -rounds >= 1 and at least 100ms of -duration per round")
@@ -88,6 +106,7 @@ type config struct {
 	cpuProfile       string
 	memProfile       string
 	root             string
+	references       []string // kinds of reference proxy
 }
 
 func run(cfg config) (err error) {
@@ -133,14 +152,26 @@ func run(cfg config) (err error) {
 	}
 	defer u.close()
 
-	probe := func() (map[string]float64, error) { return counters(s.PIDs, pprofAddr) }
-	rows := []row{}
-	for i, c := range cfg.concurrency {
-		fmt.Fprintf(os.Stderr, "concurrency %d: direct gRPC and REST through the gateway, %d rounds each…\n", c, cfg.rounds)
-		grpcCall, err := u.grpcCaller(ctx, cfg.wall()+time.Minute)
+	pids := map[string]int{"gateway": s.PIDs["gateway"], "account": s.PIDs["account"]}
+	var refs []*reference
+	for _, kind := range cfg.references {
+		ref, err := startReference(s.Services["account"], kind)
 		if err != nil {
 			return err
 		}
+		defer ref.stop()
+		pids[kind] = ref.pid
+		refs = append(refs, ref)
+	}
+	probe := func() (map[string]float64, error) { return counters(pids, pprofAddr) }
+	rows := []row{}
+	for i, c := range cfg.concurrency {
+		fmt.Fprintf(os.Stderr, "concurrency %d: direct gRPC and REST through the gateway, %d rounds each…\n", c, cfg.rounds)
+		token, err := u.accessToken(ctx, cfg.wall()+time.Minute)
+		if err != nil {
+			return err
+		}
+		paths := []path{{name: "direct gRPC", call: u.grpcCaller(token)}, {name: "REST via gateway"}}
 		var profile func(time.Duration) error
 		if i == len(cfg.concurrency)-1 && (cfg.cpuProfile != "" || cfg.memProfile != "") {
 			profile = func(d time.Duration) error {
@@ -156,13 +187,27 @@ func run(cfg config) (err error) {
 				return errors.Join(cpuErr, memErr)
 			}
 		}
-		restCall, closeIdle := u.restCaller(c)
-		g, r, err := compare(cfg, c, probe, grpcCall, restCall, profile)
-		closeIdle()
+		var closers []func()
+		restCall, closeIdle := u.restCaller(u.gateway, u.apiKey, c)
+		paths[1].call = restCall
+		closers = append(closers, closeIdle)
+		for _, ref := range refs {
+			refCall, closeRef := u.restCaller("http://"+ref.addr, token, c)
+			paths = append(paths, path{name: "REST via " + ref.kind + " reference", call: refCall})
+			closers = append(closers, closeRef)
+		}
+		res, err := compare(cfg, c, probe, paths, profile)
+		for _, f := range closers {
+			f()
+		}
 		if err != nil {
 			return fmt.Errorf("concurrency %d: %w", c, err)
 		}
-		rows = append(rows, row{c: c, grpc: g, rest: r})
+		r := row{c: c, grpc: res[0], rest: res[1]}
+		for i, ref := range refs {
+			r.refs = append(r.refs, refResult{kind: ref.kind, result: res[2+i]})
+		}
+		rows = append(rows, r)
 	}
 	printTable(os.Stdout, cfg, rows)
 	for _, p := range []string{cfg.cpuProfile, cfg.memProfile} {
@@ -335,17 +380,20 @@ type call func(ctx context.Context) error
 // credential. The transport keeps a connection per worker alive (HTTP/1.1
 // carries one request at a time), and asks for gzip as browsers and Go's
 // client do. The first call checks the body holds every key.
-func (u *user) restCaller(concurrency int) (call, func()) {
+// restCaller lists the keys over REST at origin with bearer (an API key
+// for the gateway, an access token for the reference proxy), one keep-alive
+// connection per caller. The first call checks every key is there.
+func (u *user) restCaller(origin, bearer string, concurrency int) (call, func()) {
 	tr := &http.Transport{MaxIdleConns: concurrency, MaxIdleConnsPerHost: concurrency, IdleConnTimeout: time.Minute}
 	client := &http.Client{Transport: tr}
-	target := u.gateway + "/v1/api-keys"
+	target := origin + "/v1/api-keys"
 	var checked atomic.Bool
 	return func(ctx context.Context) error {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 		if err != nil {
 			return err
 		}
-		req.Header.Set("Authorization", "Bearer "+u.apiKey)
+		req.Header.Set("Authorization", "Bearer "+bearer)
 		resp, err := client.Do(req)
 		if err != nil {
 			return err
@@ -371,20 +419,25 @@ func (u *user) restCaller(concurrency int) (call, func()) {
 	}, tr.CloseIdleConnections
 }
 
-// grpcCaller exchanges the API key for an access token, as the gateway
-// does, good for at least valid, and lists the keys with it directly. The
-// first call checks every key is there.
-func (u *user) grpcCaller(ctx context.Context, valid time.Duration) (call, error) {
+// accessToken exchanges the API key for an access token, as the gateway
+// does, good for at least valid.
+func (u *user) accessToken(ctx context.Context, valid time.Duration) (string, error) {
 	auth, err := u.internal.Authenticate(ctx, &accountv1.AuthenticateRequest{
 		Credential: &accountv1.AuthenticateRequest_ApiKey{ApiKey: u.apiKey},
 	})
 	if err != nil {
-		return nil, fmt.Errorf("authenticate: %w", err)
+		return "", fmt.Errorf("authenticate: %w", err)
 	}
 	if left := time.Until(auth.GetExpireTime().AsTime()); left < valid {
-		return nil, fmt.Errorf("access token lives %s, a run takes %s: shorten -duration", left.Round(time.Second), valid)
+		return "", fmt.Errorf("access token lives %s, a run takes %s: shorten -duration", left.Round(time.Second), valid)
 	}
-	md := metadata.Pairs("authorization", "Bearer "+auth.GetAccessToken())
+	return auth.GetAccessToken(), nil
+}
+
+// grpcCaller lists the keys directly with an access token. The first call
+// checks every key is there.
+func (u *user) grpcCaller(token string) call {
+	md := metadata.Pairs("authorization", "Bearer "+token)
 	var checked atomic.Bool
 	return func(ctx context.Context) error {
 		resp, err := u.direct.ListApiKeys(metadata.NewOutgoingContext(ctx, md), &accountv1.ListApiKeysRequest{})
@@ -398,7 +451,7 @@ func (u *user) grpcCaller(ctx context.Context, valid time.Duration) (call, error
 			checked.Store(true)
 		}
 		return nil
-	}, nil
+	}
 }
 
 // result is what one path measured over its rounds.
@@ -441,45 +494,58 @@ func (r *result) finish() error {
 // started in the previous round (of the other path) have finished.
 const settle = 250 * time.Millisecond
 
+// paths is how many ways a run makes the call.
+func (c config) paths() int { return 2 + len(c.references) }
+
 // wall is about how long compare takes at one concurrency.
 func (c config) wall() time.Duration {
-	return 2 * (c.warmup + c.duration + time.Duration(c.rounds)*settle)
+	return time.Duration(c.paths()) * (c.warmup + c.duration + time.Duration(c.rounds)*settle)
 }
 
-// compare drives both paths at concurrency c: a warm-up of each, then
-// alternating rounds of each, so that a change in the machine's other load
-// during the run falls on both paths alike rather than on whichever ran
-// second. profile, when set, runs over all the rounds (the gateway is idle
-// during the gRPC ones, so its profile holds the REST rounds).
-func compare(cfg config, c int, probe func() (map[string]float64, error), grpcCall, restCall call, profile func(time.Duration) error) (g, r result, err error) {
-	for _, do := range []call{grpcCall, restCall} {
-		if _, err := load(c, do, cfg.warmup, 0, nil); err != nil {
-			return g, r, err
+// compare drives every path at concurrency c: a warm-up of each, then
+// rounds of each in turn, so that a change in the machine's other load
+// during the run falls on all paths alike rather than on whichever ran
+// last. profile, when set, runs over all the rounds (the gateway is idle
+// during the other paths' rounds, so its profile holds the REST rounds).
+func compare(cfg config, c int, probe func() (map[string]float64, error), paths []path, profile func(time.Duration) error) ([]result, error) {
+	res := make([]result, len(paths))
+	for _, p := range paths {
+		if _, err := load(c, p.call, cfg.warmup, 0, nil); err != nil {
+			return nil, fmt.Errorf("%s: %w", p.name, err)
 		}
 	}
 	round := cfg.duration / time.Duration(cfg.rounds)
 	profErr := make(chan error, 1)
 	if profile != nil {
-		go func() { profErr <- profile(2 * (cfg.duration + time.Duration(cfg.rounds)*settle)) }()
+		go func() {
+			profErr <- profile(time.Duration(len(paths)) * (cfg.duration + time.Duration(cfg.rounds)*settle))
+		}()
 	} else {
 		profErr <- nil
 	}
 	for range cfg.rounds {
-		gr, err := load(c, grpcCall, settle, round, probe)
-		if err != nil {
-			return g, r, fmt.Errorf("direct gRPC: %w", err)
+		for i, p := range paths {
+			r, err := load(c, p.call, settle, round, probe)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", p.name, err)
+			}
+			res[i].add(r)
 		}
-		g.add(gr)
-		rr, err := load(c, restCall, settle, round, probe)
-		if err != nil {
-			return g, r, fmt.Errorf("REST: %w", err)
-		}
-		r.add(rr)
 	}
 	if err := <-profErr; err != nil {
-		return g, r, fmt.Errorf("profile: %w", err)
+		return nil, fmt.Errorf("profile: %w", err)
 	}
-	return g, r, errors.Join(g.finish(), r.finish())
+	errs := make([]error, len(res))
+	for i := range res {
+		errs[i] = res[i].finish()
+	}
+	return res, errors.Join(errs...)
+}
+
+// path is one way of making the call.
+type path struct {
+	name string
+	call call
 }
 
 // load runs c callers in a closed loop for settle, then measures for d:
@@ -553,14 +619,14 @@ func load(c int, do call, settle, d time.Duration, probe func() (map[string]floa
 const clockTick = 10 * time.Millisecond
 
 // counters reads what a run is charged for: the CPU time (user + system, µs,
-// every thread) of the gateway and account processes from /proc, this
-// process's own as "client", and the gateway's allocation counters from its
-// debug listener's expvar memstats ("gateway allocs", "gateway bytes").
+// every thread) of each process in pids (the gateway, account and the
+// reference proxy) from /proc, this process's own as "client", and the
+// gateway's allocation counters from its debug listener's expvar memstats
+// ("gateway allocs", "gateway bytes").
 func counters(pids map[string]int, pprofAddr string) (map[string]float64, error) {
 	out := map[string]float64{}
-	for _, name := range []string{"gateway", "account"} {
-		pid, ok := pids[name]
-		if !ok || pid == 0 {
+	for name, pid := range pids {
+		if pid == 0 {
 			return nil, fmt.Errorf("run.json names no %s process", name)
 		}
 		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
@@ -627,14 +693,22 @@ func fetchProfile(addr, kind string, d time.Duration, path string) error {
 type row struct {
 	c          int
 	grpc, rest result
+	refs       []refResult
+}
+
+// refResult is what a reference proxy measured; its CPU is the counter
+// named by its kind.
+type refResult struct {
+	kind string
+	result
 }
 
 func printTable(w io.Writer, cfg config, rows []row) {
 	fmt.Fprintf(w, "gateway benchmark: GET /v1/api-keys through the gateway vs AccountService.ListApiKeys direct, %d keys listed,\n", cfg.keys)
-	fmt.Fprintf(w, "%s measured per path in %d alternating rounds after %s warm-up, %d CPUs;\nCPU µs and allocations are per request (client = this load generator)\n\n",
+	fmt.Fprintf(w, "%s measured per path in %d alternating rounds after %s warm-up, %d CPUs;\nCPU µs and allocations are per request (proxy = the gateway or the reference; client = this load generator)\n\n",
 		cfg.duration, cfg.rounds, cfg.warmup, runtime.NumCPU())
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "conc\tpath\treq/s\tp50 ms\tp99 ms\tgateway CPU µs\tgateway allocs\tgateway KB\taccount CPU µs\tclient CPU µs\t")
+	fmt.Fprintln(tw, "conc\tpath\treq/s\tp50 ms\tp99 ms\tproxy CPU µs\tgateway allocs\tgateway KB\taccount CPU µs\tclient CPU µs\t")
 	ms := func(d time.Duration) string { return strconv.FormatFloat(float64(d.Microseconds())/1000, 'f', 2, 64) }
 	n := func(v float64) string { return strconv.FormatFloat(v, 'f', 0, 64) }
 	for _, r := range rows {
@@ -643,8 +717,16 @@ func printTable(w io.Writer, cfg config, rows []row) {
 		fmt.Fprintf(tw, "%d\tREST via gateway\t%.0f\t%s\t%s\t%s\t%s\t%.1f\t%s\t%s\t\n", r.c, r.rest.rps(), ms(r.rest.p50), ms(r.rest.p99),
 			n(r.rest.perRequest("gateway")), n(r.rest.perRequest("gateway allocs")), r.rest.perRequest("gateway bytes")/1024,
 			n(r.rest.perRequest("account")), n(r.rest.perRequest("client")))
+		for _, f := range r.refs {
+			fmt.Fprintf(tw, "%d\tREST via %s reference\t%.0f\t%s\t%s\t%s\t-\t-\t%s\t%s\t\n", r.c, f.kind, f.rps(), ms(f.p50), ms(f.p99),
+				n(f.perRequest(f.kind)), n(f.perRequest("account")), n(f.perRequest("client")))
+		}
 		fmt.Fprintf(tw, "%d\tREST / gRPC\t%.2f×\t%.2f×\t%.2f×\t\t\t\t\t\t\n", r.c, r.rest.rps()/r.grpc.rps(),
 			float64(r.rest.p50)/float64(r.grpc.p50), float64(r.rest.p99)/float64(r.grpc.p99))
+		for _, f := range r.refs {
+			fmt.Fprintf(tw, "%d\tgateway / %s reference\t%.2f×\t%.2f×\t%.2f×\t%.2f×\t\t\t\t\t\n", r.c, f.kind, r.rest.rps()/f.rps(),
+				float64(r.rest.p50)/float64(f.p50), float64(r.rest.p99)/float64(f.p99), r.rest.perRequest("gateway")/f.perRequest(f.kind))
+		}
 	}
 	_ = tw.Flush()
 }

@@ -60,16 +60,23 @@ func (b *billing) HandleStripeWebhook(_ context.Context, req *billingv1.HandleSt
 	return &billingv1.HandleStripeWebhookResponse{}, nil
 }
 
-// account authenticates two credentials and counts Authenticate calls.
+// account authenticates a few credentials and counts Authenticate calls;
+// "slow-session" is answered once slowGate is closed.
 type account struct {
 	accountv1.UnimplementedAccountServiceServer
 	authCalls atomic.Int32
+	slowCalls atomic.Int32
+	slowGate  chan struct{}
 }
 
 func (a *account) Authenticate(_ context.Context, req *accountv1.AuthenticateRequest) (*accountv1.AuthenticateResponse, error) {
 	a.authCalls.Add(1)
 	exp := timestamppb.New(time.Now().Add(5 * time.Minute))
 	switch {
+	case req.GetSessionToken() == "slow-session":
+		a.slowCalls.Add(1)
+		<-a.slowGate
+		return &accountv1.AuthenticateResponse{AccessToken: "access-slow", ExpireTime: exp}, nil
 	case req.GetSessionToken() == "good-session":
 		return &accountv1.AuthenticateResponse{AccessToken: "access-session", ExpireTime: exp}, nil
 	case req.GetApiKey() == "ps_good":
@@ -112,7 +119,7 @@ func startUpstream(t *testing.T) *upstream {
 	}
 	srv := grpc.NewServer()
 	u := &upstream{
-		addr: lis.Addr().String(), health: health.NewServer(), acct: &account{},
+		addr: lis.Addr().String(), health: health.NewServer(), acct: &account{slowGate: make(chan struct{})},
 		bill: &billing{md: make(chan metadata.MD, 1), webhook: make(chan *billingv1.HandleStripeWebhookRequest, 1)},
 	}
 	healthpb.RegisterHealthServer(srv, u.health)
@@ -337,6 +344,37 @@ func TestCredentials(t *testing.T) {
 	}
 	if n := u.acct.authCalls.Load() - before; n != 1 {
 		t.Errorf("three requests made %d Authenticate calls, want 1 (cached)", n)
+	}
+}
+
+// TestConcurrentMissesShareOneAuthenticate: requests that arrive together
+// with a credential not (or no longer) cached cost account one
+// Authenticate, not one each.
+func TestConcurrentMissesShareOneAuthenticate(t *testing.T) {
+	t.Parallel()
+	u := startUpstream(t)
+	a, _ := newGateway(t, u)
+	h := a.Handler()
+	const n = 20
+	statuses := make(chan int, n)
+	for range n {
+		go func() { statuses <- get(t, h, "/v1/api-keys", "Cookie", "session=slow-session").Code }()
+	}
+	// Hold the first call until the others have had time to arrive.
+	for u.acct.slowCalls.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond)
+	close(u.acct.slowGate)
+	for range n {
+		// ListApiKeys is unimplemented by the test peer: authenticated
+		// requests reach it and get 501.
+		if c := <-statuses; c != http.StatusNotImplemented {
+			t.Errorf("status %d, want 501 from the upstream", c)
+		}
+	}
+	if got := u.acct.slowCalls.Load(); got != 1 {
+		t.Errorf("%d concurrent requests made %d Authenticate calls, want 1", n, got)
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/singleflight"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
@@ -56,6 +57,9 @@ type Authenticator struct {
 
 	mu    sync.Mutex
 	cache map[[32]byte]cached
+	// flight makes concurrent misses for one credential share one
+	// Authenticate call.
+	flight singleflight.Group
 }
 
 // cached is what a credential is worth until it expires: the Authorization
@@ -191,10 +195,32 @@ func (a *Authenticator) token(ctx context.Context, cred credential) (cached, err
 	}
 	a.mu.Unlock()
 
+	// When a busy credential's entry expires, every request in flight for it
+	// misses at once (a benchmark at 128 callers saw 128 Authenticate calls
+	// and a p99 of 300 ms): they share one call instead. It runs detached
+	// from the first caller's cancellation, bounded by the client's default
+	// deadline, so one caller giving up fails no other.
+	ch := a.flight.DoChan(string(key[:]), func() (any, error) {
+		return a.authenticate(context.WithoutCancel(ctx), key, cred)
+	})
+	select {
+	case res := <-ch:
+		if res.Err != nil {
+			return cached{}, res.Err
+		}
+		return res.Val.(cached), nil
+	case <-ctx.Done():
+		return cached{}, status.FromContextError(ctx.Err()).Err()
+	}
+}
+
+// authenticate asks account for an access token and caches it.
+func (a *Authenticator) authenticate(ctx context.Context, key [32]byte, cred credential) (cached, error) {
 	resp, err := a.account.Authenticate(ctx, cred.request())
 	if err != nil {
 		return cached{}, err
 	}
+	now := time.Now()
 	until := now.Add(a.opt.CacheTTL)
 	if exp := resp.GetExpireTime().AsTime(); exp.Before(until.Add(time.Second)) {
 		until = exp.Add(-time.Second)
