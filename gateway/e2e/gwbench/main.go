@@ -1,19 +1,21 @@
 // Command gwbench measures what the gateway costs. On the real suite, started
 // by the local runner as separate processes, it signs a user in through the
 // dev mailbox, creates a few API keys, and then, at each concurrency, drives
-// the same authenticated list call two ways for the same time:
+// the same authenticated list call several ways for the same time:
 //
 //   - REST through the gateway: GET /v1/api-keys with `Authorization: Bearer
 //     <API key>`, over HTTP/1.1 keep-alive connections (one per worker);
 //   - direct gRPC to the account service: AccountService.ListApiKeys with
 //     the access token account's Authenticate issues for that API key, the
-//     exchange the gateway makes, over one client connection.
+//     exchange the gateway makes, over one client connection;
+//   - REST through reference proxies in front of the same account process
+//     (see reference.go): a plain grpc-gateway mux, and a bare handler.
 //
-// The two paths take turns in short rounds, so that other work on the
-// machine weighs on both alike. It prints requests per second, p50 and p99
-// latency side by side, the REST/gRPC ratio, the CPU each process spent per
-// request (from /proc/<pid>/stat around each round) and the gateway's
-// allocations per request (from its GATEWAY_PPROF_ADDR debug listener).
+// The paths take turns in short rounds, so that other work on the machine
+// weighs on all alike. It prints requests per second, p50 and p99 latency
+// side by side, the ratios, the CPU each process spent per request (from
+// /proc/<pid>/stat around each round) and the gateway's allocations per
+// request (from its GATEWAY_PPROF_ADDR debug listener).
 //
 //	make bench-gateway        # or: cd gateway && go run ./e2e/gwbench -h
 package main

@@ -118,7 +118,10 @@ func startReference(upstream, kind string) (*reference, error) {
 		return nil, err
 	}
 	cmd := exec.Command(exe)
-	cmd.Env = append(os.Environ(), referenceEnv+"="+upstream, referenceKindEnv+"="+kind)
+	// With the gateway's garbage-collection target (it sets GOGC=400), so
+	// the comparison is of the code on the request path, not of the
+	// collector's settings.
+	cmd.Env = append(os.Environ(), referenceEnv+"="+upstream, referenceKindEnv+"="+kind, "GOGC=400")
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
