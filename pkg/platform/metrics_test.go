@@ -11,12 +11,12 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
-	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	testpb "google.golang.org/grpc/interop/grpc_testing"
 	"google.golang.org/grpc/status"
 
 	"github.com/connectengine/photoshoot/pkg/events"
 	"github.com/connectengine/photoshoot/pkg/platform"
+	"github.com/connectengine/photoshoot/pkg/platform/platformtest"
 	"github.com/connectengine/photoshoot/pkg/telemetry/telemetrytest"
 )
 
@@ -65,7 +65,7 @@ func TestMetrics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitServing(t, healthpb.NewHealthClient(conn))
+	platformtest.WaitServing(t, conn)
 
 	client := testpb.NewTestServiceClient(conn)
 	const calls = 3

@@ -19,7 +19,6 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
-	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	testpb "google.golang.org/grpc/interop/grpc_testing"
 	"google.golang.org/grpc/status"
 
@@ -27,6 +26,7 @@ import (
 	"github.com/connectengine/photoshoot/pkg/events"
 	"github.com/connectengine/photoshoot/pkg/events/eventstest"
 	"github.com/connectengine/photoshoot/pkg/platform"
+	"github.com/connectengine/photoshoot/pkg/platform/platformtest"
 	"github.com/connectengine/photoshoot/pkg/postgres/postgrestest"
 	"github.com/connectengine/photoshoot/pkg/telemetry"
 	eventsv1 "github.com/connectengine/photoshoot/proto/photoshoot/events/v1"
@@ -88,7 +88,7 @@ func TestOneTrace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitServing(t, healthpb.NewHealthClient(conn))
+	platformtest.WaitServing(t, conn)
 	client := testpb.NewTestServiceClient(conn)
 
 	edge := httptest.NewServer(otelhttp.NewHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -165,7 +165,7 @@ func TestServeStopsCleanly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitServing(t, healthpb.NewHealthClient(conn))
+	platformtest.WaitServing(t, conn)
 
 	// An internal RPC (no google.api.http annotation) is served with the
 	// platform's service credential, and refused without one.
@@ -229,25 +229,5 @@ func waitSpans(t *testing.T, exp *tracetest.InMemoryExporter, kind trace.SpanKin
 			t.Fatalf("no span of kind %v among %d", kind, len(spans))
 		}
 		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-// waitServing follows the health Watch stream until it reports SERVING.
-func waitServing(t *testing.T, hc healthpb.HealthClient) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
-	defer cancel()
-	watch, err := hc.Watch(ctx, &healthpb.HealthCheckRequest{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		resp, err := watch.Recv()
-		if err != nil {
-			t.Fatalf("health never SERVING: %v", err)
-		}
-		if resp.GetStatus() == healthpb.HealthCheckResponse_SERVING {
-			return
-		}
 	}
 }

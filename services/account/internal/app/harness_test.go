@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 
 	"io"
-	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -13,9 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
@@ -23,6 +20,7 @@ import (
 	"github.com/connectengine/photoshoot/pkg/events"
 	"github.com/connectengine/photoshoot/pkg/events/eventstest"
 	"github.com/connectengine/photoshoot/pkg/platform"
+	"github.com/connectengine/photoshoot/pkg/platform/platformtest"
 	"github.com/connectengine/photoshoot/pkg/postgres"
 	"github.com/connectengine/photoshoot/pkg/postgres/postgrestest"
 	"github.com/connectengine/photoshoot/pkg/rpc"
@@ -122,45 +120,19 @@ func (e *env) start(edit func(*app.Config)) *replica {
 		cancel()
 		t.Fatalf("app.New: %v", err)
 	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- a.Serve(ctx, lis) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	})
+	t.Cleanup(cancel) // after the server has stopped: cleanups run last first
+	srv := platformtest.Serve(t, a.Serve)
 	svc, err := authn.NewServiceToken(e.secret, "test")
 	if err != nil {
 		t.Fatal(err)
 	}
-	conn, err := rpc.Dial(lis.Addr().String(), rpc.ClientOptions{Service: svc})
+	conn, err := rpc.Dial(srv.Addr, rpc.ClientOptions{Service: svc})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	waitServing(t, conn)
+	platformtest.WaitServing(t, conn)
 	return &replica{client: accountv1.NewAccountServiceClient(conn)}
-}
-
-func waitServing(t testing.TB, conn *grpc.ClientConn) {
-	t.Helper()
-	h := healthpb.NewHealthClient(conn)
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		resp, err := h.Check(t.Context(), &healthpb.HealthCheckRequest{})
-		if err == nil && resp.GetStatus() == healthpb.HealthCheckResponse_SERVING {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("app not serving: %v %v", resp, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // eventually polls cond until it holds or the deadline passes.

@@ -19,7 +19,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -28,6 +27,7 @@ import (
 	"github.com/connectengine/photoshoot/pkg/events"
 	"github.com/connectengine/photoshoot/pkg/events/eventstest"
 	"github.com/connectengine/photoshoot/pkg/platform"
+	"github.com/connectengine/photoshoot/pkg/platform/platformtest"
 	"github.com/connectengine/photoshoot/pkg/postgres/postgrestest"
 	"github.com/connectengine/photoshoot/pkg/rpc"
 	accountv1 "github.com/connectengine/photoshoot/proto/photoshoot/account/v1"
@@ -202,7 +202,7 @@ func start(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { mconn.Close() })
-	waitServing(t, healthpb.NewHealthClient(mconn))
+	platformtest.WaitServing(t, mconn)
 
 	vars := map[string]string{
 		"DATABASE_URL":        postgrestest.NewDatabase(t),
@@ -223,25 +223,13 @@ func start(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, stop := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- a.Serve(ctx, lis) }()
-	t.Cleanup(func() {
-		stop()
-		if err := <-served; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	})
-	conn, err := rpc.Dial(lis.Addr().String(), rpc.ClientOptions{Service: serviceToken})
+	srv := platformtest.Serve(t, a.Serve)
+	conn, err := rpc.Dial(srv.Addr, rpc.ClientOptions{Service: serviceToken})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	waitServing(t, healthpb.NewHealthClient(conn))
+	platformtest.WaitServing(t, conn)
 
 	nc, err := nats.Connect(ns.URL())
 	if err != nil {
@@ -375,19 +363,6 @@ func (e *env) waitAnalysis(t *testing.T, userID, imageID string) *analysisv1.Ana
 	}
 	t.Fatal("the upload was never analysed")
 	return nil
-}
-
-func waitServing(t *testing.T, h healthpb.HealthClient) {
-	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		resp, err := h.Check(t.Context(), &healthpb.HealthCheckRequest{})
-		if err == nil && resp.GetStatus() == healthpb.HealthCheckResponse_SERVING {
-			return
-		}
-		time.Sleep(20 * time.Millisecond) // polling interval, not a wait for an outcome
-	}
-	t.Fatal("never became SERVING")
 }
 
 // waitEvent reads subject from stream until done reports the decoded

@@ -19,7 +19,6 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
-	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -29,6 +28,7 @@ import (
 	"github.com/connectengine/photoshoot/pkg/events"
 	"github.com/connectengine/photoshoot/pkg/events/eventstest"
 	"github.com/connectengine/photoshoot/pkg/platform"
+	"github.com/connectengine/photoshoot/pkg/platform/platformtest"
 	"github.com/connectengine/photoshoot/pkg/postgres"
 	"github.com/connectengine/photoshoot/pkg/rpc"
 	"github.com/connectengine/photoshoot/pkg/telemetry/telemetrytest"
@@ -88,32 +88,20 @@ func start(t *testing.T, extra map[string]string) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, stop := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- a.Serve(ctx, lis) }()
-	t.Cleanup(func() {
-		stop()
-		if err := <-served; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	})
+	srv := platformtest.Serve(t, a.Serve)
 
-	bare, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	bare, err := grpc.NewClient(srv.Addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { bare.Close() })
 	svcToken, _ := authn.NewServiceToken(secret, "test")
-	conn, err := rpc.Dial(lis.Addr().String(), rpc.ClientOptions{Service: svcToken})
+	conn, err := rpc.Dial(srv.Addr, rpc.ClientOptions{Service: svcToken})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	waitServing(t, healthpb.NewHealthClient(bare))
+	platformtest.WaitServing(t, bare)
 	nc, err := nats.Connect(natsSrv.URL())
 	if err != nil {
 		t.Fatal(err)
@@ -122,25 +110,6 @@ func start(t *testing.T, extra map[string]string) *harness {
 	return &harness{
 		public: billingv1.NewBillingServiceClient(bare), internal: billingv1.NewBillingServiceClient(conn),
 		signer: signer, nc: nc, dbURL: dbURL, metrics: metricsLis.Addr().String(),
-	}
-}
-
-func waitServing(t *testing.T, hc healthpb.HealthClient) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
-	defer cancel()
-	watch, err := hc.Watch(ctx, &healthpb.HealthCheckRequest{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		resp, err := watch.Recv()
-		if err != nil {
-			t.Fatalf("health never SERVING: %v", err)
-		}
-		if resp.GetStatus() == healthpb.HealthCheckResponse_SERVING {
-			return
-		}
 	}
 }
 

@@ -16,7 +16,6 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
@@ -25,6 +24,7 @@ import (
 	"github.com/connectengine/photoshoot/pkg/events"
 	"github.com/connectengine/photoshoot/pkg/events/eventstest"
 	"github.com/connectengine/photoshoot/pkg/platform"
+	"github.com/connectengine/photoshoot/pkg/platform/platformtest"
 	"github.com/connectengine/photoshoot/pkg/postgres/postgrestest"
 	"github.com/connectengine/photoshoot/pkg/rpc"
 	billingv1 "github.com/connectengine/photoshoot/proto/photoshoot/billing/v1"
@@ -142,30 +142,18 @@ func start(t *testing.T, set ...func(vars map[string]string)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, stop := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- a.Serve(ctx, lis) }()
-	t.Cleanup(func() {
-		stop()
-		if err := <-served; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	})
-	conn, err := rpc.Dial(lis.Addr().String(), rpc.ClientOptions{})
+	srv := platformtest.Serve(t, a.Serve)
+	conn, err := rpc.Dial(srv.Addr, rpc.ClientOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	waitServing(t, healthpb.NewHealthClient(conn))
+	platformtest.WaitServing(t, conn)
 	serviceToken, err := authn.NewServiceToken(secret, "test")
 	if err != nil {
 		t.Fatal(err)
 	}
-	iconn, err := rpc.Dial(lis.Addr().String(), rpc.ClientOptions{Service: serviceToken})
+	iconn, err := rpc.Dial(srv.Addr, rpc.ClientOptions{Service: serviceToken})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,19 +171,6 @@ func start(t *testing.T, set ...func(vars map[string]string)) *env {
 		client: generationv1.NewGenerationServiceClient(conn), signer: signer, billing: b,
 		internal: generationv1.NewGenerationServiceClient(iconn), js: js,
 	}
-}
-
-func waitServing(t *testing.T, h healthpb.HealthClient) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		resp, err := h.Check(t.Context(), &healthpb.HealthCheckRequest{})
-		if err == nil && resp.GetStatus() == healthpb.HealthCheckResponse_SERVING {
-			return
-		}
-		time.Sleep(20 * time.Millisecond) // polling interval, not a wait for an outcome
-	}
-	t.Fatal("generation never became SERVING")
 }
 
 func (e *env) as(t *testing.T, user string) context.Context {

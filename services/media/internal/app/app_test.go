@@ -10,7 +10,6 @@ import (
 	"image/jpeg"
 	"io"
 	"io/fs"
-	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -23,7 +22,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
-	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -32,6 +30,7 @@ import (
 	"github.com/connectengine/photoshoot/pkg/events"
 	"github.com/connectengine/photoshoot/pkg/events/eventstest"
 	"github.com/connectengine/photoshoot/pkg/platform"
+	"github.com/connectengine/photoshoot/pkg/platform/platformtest"
 	"github.com/connectengine/photoshoot/pkg/postgres/postgrestest"
 	"github.com/connectengine/photoshoot/pkg/rpc"
 	eventsv1 "github.com/connectengine/photoshoot/proto/photoshoot/events/v1"
@@ -89,32 +88,20 @@ func start(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, stop := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- a.Serve(ctx, lis) }()
-	t.Cleanup(func() {
-		stop()
-		if err := <-served; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	})
+	srv := platformtest.Serve(t, a.Serve)
 	raw, _ := hex.DecodeString(secret)
 	token, err := authn.NewServiceToken(raw, "test")
 	if err != nil {
 		t.Fatal(err)
 	}
-	conn, err := rpc.Dial(lis.Addr().String(), rpc.ClientOptions{Service: token})
+	conn, err := rpc.Dial(srv.Addr, rpc.ClientOptions{Service: token})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	waitServing(t, healthpb.NewHealthClient(conn))
+	platformtest.WaitServing(t, conn)
 	e.client = mediav1.NewMediaServiceClient(conn)
-	e.addr = lis.Addr().String()
+	e.addr = srv.Addr
 	return e
 }
 
@@ -122,19 +109,6 @@ func randomHex(t *testing.T) string {
 	b := make([]byte, 32)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
-}
-
-func waitServing(t *testing.T, h healthpb.HealthClient) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		resp, err := h.Check(t.Context(), &healthpb.HealthCheckRequest{})
-		if err == nil && resp.GetStatus() == healthpb.HealthCheckResponse_SERVING {
-			return
-		}
-		time.Sleep(20 * time.Millisecond) // polling interval, not a wait for an outcome
-	}
-	t.Fatal("media never became SERVING")
 }
 
 // as returns ctx carrying userID's access token; no credentials for "".
