@@ -62,6 +62,9 @@ type Store interface {
 	Save(ctx context.Context, a Analysis, evs ...events.Event) error
 	// ListUser returns every analysis of the user, oldest first.
 	ListUser(ctx context.Context, userID string) ([]Analysis, error)
+	// Lock waits until no one else analyses the image by provider p, and
+	// holds that turn until unlock is called.
+	Lock(ctx context.Context, userID, imageID string, p analyzer.Provider) (unlock func(), err error)
 }
 
 // Media is the media service as analysis uses it.
@@ -98,18 +101,27 @@ func (s *Service) Analyze(ctx context.Context, userID, imageID string) (Analysis
 		return Analysis{}, apperr.Invalid("image_id is required", apperr.Violation{Field: "image_id", Description: "required"})
 	}
 	p := s.analyzer.Provider()
-	a, err := s.store.Find(ctx, userID, imageID, p)
-	switch {
-	case err == nil && a.State == StateSucceeded:
-		return a, nil
-	case err != nil && !errors.Is(err, ErrNotFound):
+	if a, done, err := s.find(ctx, userID, imageID, p); done || err != nil {
+		return a, err
+	}
+	// The upload's consumer and the user's own request (the studio asks as
+	// soon as the upload is done) often come together: one analyses, the
+	// other waits for its result. Otherwise both would run the provider
+	// (a paid call, with Claude) and store a mask each, the first of them
+	// orphaned when the second analysis replaced it.
+	unlock, err := s.store.Lock(ctx, userID, imageID, p)
+	if err != nil {
 		return Analysis{}, err
+	}
+	defer unlock()
+	if a, done, err := s.find(ctx, userID, imageID, p); done || err != nil {
+		return a, err
 	}
 	img, err := s.media.Fetch(ctx, userID, imageID)
 	if err != nil {
 		return Analysis{}, fmt.Errorf("fetch image %s: %w", imageID, err)
 	}
-	a = Analysis{
+	a := Analysis{
 		ID:         uuid.Must(uuid.NewV7()).String(),
 		UserID:     userID,
 		ImageID:    imageID,
@@ -149,6 +161,19 @@ func (s *Service) Analyze(ctx context.Context, userID, imageID string) (Analysis
 		return Analysis{}, err
 	}
 	return a, nil
+}
+
+// find returns the stored successful analysis by p, done, when there is
+// one; a failed one is analysed again.
+func (s *Service) find(ctx context.Context, userID, imageID string, p analyzer.Provider) (Analysis, bool, error) {
+	a, err := s.store.Find(ctx, userID, imageID, p)
+	switch {
+	case err == nil && a.State == StateSucceeded:
+		return a, true, nil
+	case err != nil && !errors.Is(err, ErrNotFound):
+		return Analysis{}, false, err
+	}
+	return Analysis{}, false, nil
 }
 
 // Get returns the image's analysis: the current provider version's when

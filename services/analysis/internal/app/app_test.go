@@ -135,6 +135,51 @@ func TestAnalysisService(t *testing.T) {
 	if err != nil || again.GetAnalysis().GetId() != got.GetId() {
 		t.Errorf("AnalyzeImage again: %v, %v; want cached %s", again.GetAnalysis().GetId(), err, got.GetId())
 	}
+	// Requests racing the upload's consumer (the studio asks as soon as an
+	// upload is done) share one analysis: the same id and mask for all, and
+	// one mask stored.
+	sample2, err := synth.Render(synth.Spec{Seed: 43, Width: 320, Height: 240, Backdrop: synth.White, Shape: synth.Box})
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf.Reset()
+	if err := png.Encode(&buf, sample2.Image); err != nil {
+		t.Fatal(err)
+	}
+	second := e.upload(t, "user-a", buf.Bytes())
+	const racers = 4
+	results := make(chan string, racers)
+	for range racers {
+		go func() {
+			resp, err := e.analysis.AnalyzeImage(e.as(t, "user-a"), &analysisv1.AnalyzeImageRequest{ImageId: second.GetId()})
+			if err != nil {
+				results <- err.Error()
+				return
+			}
+			results <- resp.GetAnalysis().GetId() + " mask " + resp.GetAnalysis().GetMaskImageId()
+		}()
+	}
+	seen := map[string]int{}
+	for range racers {
+		seen[<-results]++
+	}
+	if len(seen) != 1 {
+		t.Errorf("racing AnalyzeImage calls saw different analyses: %v", seen)
+	}
+	masks, err := e.media.ListImages(e.as(t, "user-a"), &mediav1.ListImagesRequest{Kind: mediav1.ImageKind_IMAGE_KIND_MASK, PageSize: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, m := range masks.GetImages() {
+		if m.GetParentImageId() == second.GetId() {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d masks stored for one image, want 1", n)
+	}
+
 	// Ownership: another user sees nothing, a stranger is turned away.
 	if _, err := e.analysis.GetAnalysis(e.as(t, "user-b"), &analysisv1.GetAnalysisRequest{ImageId: img.GetId()}); status.Code(err) != codes.NotFound {
 		t.Errorf("other user's GetAnalysis: %v, want NotFound", err)
@@ -158,8 +203,8 @@ func TestAnalysisService(t *testing.T) {
 		t.Errorf("FetchAnalysis for the wrong user: %v, want NotFound", err)
 	}
 	export, err := e.analysis.ExportUserData(t.Context(), &analysisv1.ExportUserDataRequest{UserId: "user-a"})
-	if err != nil || len(export.GetAnalyses()) != 1 {
-		t.Fatalf("export: %d analyses, %v", len(export.GetAnalyses()), err)
+	if err != nil || len(export.GetAnalyses()) != 2 {
+		t.Fatalf("export: %d analyses, %v; want the 2 images'", len(export.GetAnalyses()), err)
 	}
 
 	// Account deletion: everything goes, confirmed by event.

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -70,6 +71,33 @@ func (s *Store) ListUser(ctx context.Context, userID string) ([]analysis.Analysi
 		return nil, fmt.Errorf("list analyses: %w", err)
 	}
 	return out, nil
+}
+
+// Lock makes analyses of one image by one provider version take turns,
+// across replicas: it returns once no one else holds the image's lock
+// (a session advisory lock on a connection of its own), and unlock lets
+// the next one in. A canceled ctx stops the wait.
+func (s *Store) Lock(ctx context.Context, userID, imageID string, p analyzer.Provider) (unlock func(), err error) {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("lock analysis of %s: %w", imageID, err)
+	}
+	key := userID + "/" + imageID + "/" + p.Name + "/" + p.Version
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock(hashtextextended($1, 0))`, key); err != nil {
+		conn.Release()
+		return nil, fmt.Errorf("lock analysis of %s: %w", imageID, err)
+	}
+	return func() {
+		// Detached from ctx: the lock must go even when the caller's
+		// context has ended. A connection that cannot unlock is closed,
+		// which ends its session and so the lock.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if _, err := conn.Exec(ctx, `SELECT pg_advisory_unlock(hashtextextended($1, 0))`, key); err != nil {
+			_ = conn.Conn().Close(ctx)
+		}
+		conn.Release()
+	}, nil
 }
 
 // Save upserts the analysis and appends evs to the outbox in one

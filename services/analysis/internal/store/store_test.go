@@ -128,3 +128,45 @@ func TestDeleteUser(t *testing.T) {
 		}
 	}
 }
+
+// TestLockTakesTurns: one analysis of an image by a provider version at a
+// time; other images and versions are not held up, and a caller can give
+// up waiting.
+func TestLockTakesTurns(t *testing.T) {
+	t.Parallel()
+	st, _ := newStore(t)
+	p := analyzer.Provider{Name: "local", Version: "seg-1"}
+	unlock, err := st.Lock(t.Context(), "u1", "img-1", p)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+	defer cancel()
+	if _, err := st.Lock(ctx, "u1", "img-1", p); err == nil {
+		t.Fatal("a second Lock of the same image got in while the first held it")
+	}
+	for _, other := range []struct {
+		image string
+		p     analyzer.Provider
+	}{{"img-2", p}, {"img-1", analyzer.Provider{Name: "claude", Version: "m+seg-1"}}} {
+		u, err := st.Lock(t.Context(), "u1", other.image, other.p)
+		if err != nil {
+			t.Fatalf("Lock %s by %v: %v", other.image, other.p, err)
+		}
+		u()
+	}
+
+	got := make(chan error, 1)
+	go func() {
+		u, err := st.Lock(t.Context(), "u1", "img-1", p)
+		if err == nil {
+			u()
+		}
+		got <- err
+	}()
+	unlock()
+	if err := <-got; err != nil {
+		t.Errorf("Lock after unlock: %v", err)
+	}
+}
