@@ -517,7 +517,9 @@ type ListImagesRequest struct {
 	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// Token from a previous page.
 	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
-	// Only images of this kind, when set.
+	// Only images of this kind, when set. Unset: uploads and generated
+	// images, the gallery; masks and export archives are listed only when
+	// asked for by kind.
 	Kind          ImageKind `protobuf:"varint,3,opt,name=kind,proto3,enum=photoshoot.media.v1.ImageKind" json:"kind,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

@@ -10,6 +10,7 @@ import (
 	"image/jpeg"
 	"io"
 	"io/fs"
+	"maps"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -511,6 +512,28 @@ func TestList_pagesByKindWithTamperEvidentTokens(t *testing.T) {
 	gens, err := e.client.ListImages(ctx, &mediav1.ListImagesRequest{Kind: mediav1.ImageKind_IMAGE_KIND_GENERATED})
 	if err != nil || len(gens.GetImages()) != 1 || gens.GetImages()[0].GetId() != gen.GetId() {
 		t.Fatalf("generated: %v, %v", gens.GetImages(), err)
+	}
+
+	// A mask is the user's, listed when asked for by kind, but not in the
+	// gallery's unfiltered list of uploads and generated images.
+	mask, err := e.store(t, &mediav1.StoreMetadata{UserId: "user-a", Kind: mediav1.ImageKind_IMAGE_KIND_MASK, ParentImageId: uploads[0]}, phototest.PNG(t, 16, 16))
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, err := e.client.ListImages(ctx, &mediav1.ListImagesRequest{PageSize: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[mediav1.ImageKind]int{}
+	for _, img := range all.GetImages() {
+		kinds[img.GetKind()]++
+	}
+	if want := map[mediav1.ImageKind]int{mediav1.ImageKind_IMAGE_KIND_UPLOAD: 5, mediav1.ImageKind_IMAGE_KIND_GENERATED: 1}; !maps.Equal(kinds, want) {
+		t.Errorf("unfiltered list has %v, want %v", kinds, want)
+	}
+	masks, err := e.client.ListImages(ctx, &mediav1.ListImagesRequest{Kind: mediav1.ImageKind_IMAGE_KIND_MASK})
+	if err != nil || len(masks.GetImages()) != 1 || masks.GetImages()[0].GetId() != mask.GetId() {
+		t.Errorf("masks: %v, %v", masks.GetImages(), err)
 	}
 }
 

@@ -100,12 +100,15 @@ func (s *Store) GetByID(ctx context.Context, id string) (gallery.Image, error) {
 	return img, notFound(err, id)
 }
 
-// List reads a newest-first page.
+// List reads a newest-first page of the user's images of kind; with
+// KindUnspecified, of the gallery's kinds: uploads and generated images.
+// Masks and export archives are the user's too (exported, deleted with the
+// account) but are not photos to browse, so they are listed only by kind.
 func (s *Store) List(ctx context.Context, userID string, kind gallery.Kind, after *gallery.Cursor, limit int) ([]gallery.Image, error) {
-	q := `SELECT ` + columns + ` FROM images WHERE user_id = $1 AND ($2 = 0 OR kind = $2)`
-	args := []any{userID, int16(kind)}
+	q := `SELECT ` + columns + ` FROM images WHERE user_id = $1 AND ($2 = 0 AND kind IN ($3, $4) OR kind = $2)`
+	args := []any{userID, int16(kind), int16(gallery.KindUpload), int16(gallery.KindGenerated)}
 	if after != nil {
-		q += ` AND (create_time, id) < ($3, $4::uuid)`
+		q += ` AND (create_time, id) < ($5, $6::uuid)`
 		args = append(args, after.CreateTime, after.ID)
 	}
 	q += fmt.Sprintf(` ORDER BY create_time DESC, id DESC LIMIT %d`, limit)
