@@ -113,9 +113,13 @@ function row(t) {
   let ref = '';
   if (t.jobId) ref = h('a', { href: '/studio?job=' + encodeURIComponent(t.jobId), class: 'mono small' }, 'Job ' + t.jobId.slice(0, 8));
   else if (t.purchaseId) ref = h('span', { class: 'mono small' }, 'Purchase ' + t.purchaseId.slice(0, 8));
+  const what = KIND[t.kind] || 'Adjustment';
+  // The ledger's description adds what the kind does not say; "trial
+  // credits" under "Trial credits" says nothing.
+  const note = t.description && t.description.toLowerCase() !== what.toLowerCase() ? t.description : '';
   return h('tr', {},
     h('td', {}, timeEl(t.createTime)),
-    h('td', {}, h('div', {}, KIND[t.kind] || 'Adjustment'), t.description ? h('div', { class: 'muted small' }, t.description) : null),
+    h('td', {}, h('div', {}, what), note ? h('div', { class: 'muted small' }, note) : null),
     h('td', {}, ref),
     h('td', { class: 'num' }, delta(int(t.availableDelta))),
     h('td', { class: 'num' }, delta(int(t.heldDelta))));

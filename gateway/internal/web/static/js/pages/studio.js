@@ -207,6 +207,8 @@ function analysisError(box, err) {
   replace(box, alertBox('error', 'The analysis could not be loaded.', describe(err, 'The analysis')));
 }
 
+const sentenceCase = (s) => (s ? s[0].toUpperCase() + s.slice(1) : s);
+
 function renderAnalysis(box, id, a) {
   const row = (label, value) => (value ? [h('dt', {}, label), h('dd', {}, value)] : null);
   const palette = (a.palette || []).slice(0, 6).map((c) => {
@@ -224,7 +226,8 @@ function renderAnalysis(box, id, a) {
         row('Materials', (a.materials || []).join(', ')),
         row('Colours', palette.length ? h('span', { class: 'swatches' }, palette) : ''),
         row('Text', texts),
-        ...(a.attributes || []).slice(0, 4).map((at) => row(at.name, at.value))),
+        // Attribute names are data ("frame fill"): shown as labels, like the rest.
+        ...(a.attributes || []).slice(0, 4).map((at) => row(sentenceCase(at.name), at.value))),
       (a.suggestedScenes || []).length ? h('p', { class: 'small muted' }, 'Suggested scenes: ',
         a.suggestedScenes.slice(0, 3).map((s) => (state.scenes.get(s.sceneId) || { name: s.sceneId }).name).join(', ')) : null)));
 }
