@@ -51,9 +51,15 @@ func TestUploadShowsInGalleryAndDelete(t *testing.T) {
 		t.Fatal("the uploaded photo is not selected as the source")
 	}
 
+	// The analysis stores a mask in media; it is not a photo to browse.
+	waitFor(t, ctx, "the analysis card", `document.querySelector('.analysis h3')`, 60*time.Second)
+
 	open(t, ctx, "/gallery")
 	tile := fmt.Sprintf(`[data-image-id=%q]`, id)
 	waitFor(t, ctx, "the upload in the gallery", fmt.Sprintf(`document.querySelector('%s img').complete && document.querySelector('%s img').naturalWidth > 0`, tile, tile), 20*time.Second)
+	if n := eval[int](t, ctx, `document.querySelectorAll('[data-image-id]').length`); n != 1 {
+		t.Errorf("the gallery shows %d images after one upload, want 1 (no analysis masks)", n)
+	}
 
 	do(t, ctx, "select and delete it",
 		chromedp.Click(chromedp.CSS(tile+" [data-tile-check]")),
