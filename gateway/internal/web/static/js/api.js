@@ -92,6 +92,9 @@ export function upload(file, onProgress) {
 }
 
 /** imageURL is an image's bytes through the gateway (owner only). */
+// Download formats: the value imageURL takes, and the name as people write it.
+export const DOWNLOAD_FORMATS = [['jpeg', 'JPEG'], ['png', 'PNG'], ['webp', 'WebP']];
+
 export function imageURL(id, { thumbnail = false, format = '', download = false } = {}) {
   const q = new URLSearchParams();
   if (format) q.set('format', format);

@@ -1,5 +1,5 @@
 // Gallery: uploads and generated images, paged, with multi-select delete.
-import { api, describe, imageURL } from '../api.js';
+import { api, describe, DOWNLOAD_FORMATS, imageURL } from '../api.js';
 import { $, $$, alertBox, busy, bytes, confirmDialog, h, plural, replace, timeEl, toast } from '../ui.js';
 import { requireUser } from '../session.js';
 
@@ -79,7 +79,7 @@ function tile(img) {
       h('span', { class: 'muted' }, [img.width && img.height ? `${img.width}×${img.height}` : '', bytes(Number(img.sizeBytes))].filter(Boolean).join(' · ')),
       h('span', { class: 'muted' }, timeEl(img.createTime, { day: true })),
       h('span', { class: 'downloads small' }, 'Download:',
-        ...['jpeg', 'png', 'webp'].map((f) => h('a', { href: imageURL(img.id, { format: f, download: true }), 'aria-label': `Download ${name} as ${f.toUpperCase()}` }, f.toUpperCase())))));
+        ...DOWNLOAD_FORMATS.map(([f, label]) => h('a', { href: imageURL(img.id, { format: f, download: true }), 'aria-label': `Download ${name} as ${label}` }, label)))));
   check.addEventListener('change', () => toggle(img.id, check.checked));
   return li;
 }

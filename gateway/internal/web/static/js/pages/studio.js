@@ -1,7 +1,7 @@
 // Studio: upload photos, see the analysis, choose a scene and settings,
 // see the cost before submitting, watch each job live, compare and
 // download the results, and save settings as a Look.
-import { api, ApiError, describe, imageURL, int, upload } from '../api.js';
+import { api, ApiError, describe, DOWNLOAD_FORMATS, imageURL, int, upload } from '../api.js';
 import { $, $$, alertBox, busy, h, initCompare, plural, promptDialog, replace, timeEl, toast } from '../ui.js';
 import { onBalance, refreshBalance, requireUser } from '../session.js';
 
@@ -584,5 +584,5 @@ function output(job, o) {
       h('strong', {}, label),
       h('div', { class: 'badges' }, badges),
       h('div', { class: 'downloads small' }, 'Download:',
-        ...['jpeg', 'png', 'webp'].map((f) => h('a', { class: 'button button-secondary button-small', href: imageURL(o.imageId, { format: f, download: true }), 'data-download': f, 'aria-label': `Download ${label} as ${f.toUpperCase()}` }, f.toUpperCase())))));
+        ...DOWNLOAD_FORMATS.map(([f, name]) => h('a', { class: 'button button-secondary button-small', href: imageURL(o.imageId, { format: f, download: true }), 'data-download': f, 'aria-label': `Download ${label} as ${name}` }, name)))));
 }
