@@ -163,6 +163,18 @@ func (s *Service) Analyze(ctx context.Context, userID, imageID string) (Analysis
 	return a, nil
 }
 
+// Forget runs del, which deletes the image's analyses, once no analysis of
+// the image by the current provider is running: one that finished after
+// the deletion would store an analysis (and mask) of an image that is gone.
+func (s *Service) Forget(ctx context.Context, userID, imageID string, del func() error) error {
+	unlock, err := s.store.Lock(ctx, userID, imageID, s.analyzer.Provider())
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	return del()
+}
+
 // find returns the stored successful analysis by p, done, when there is
 // one; a failed one is analysed again.
 func (s *Service) find(ctx context.Context, userID, imageID string, p analyzer.Provider) (Analysis, bool, error) {

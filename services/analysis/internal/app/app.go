@@ -45,6 +45,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	analysisv1.RegisterAnalysisServiceServer(p.Server.GRPC, api.NewServer(svc))
 	p.Go("consumer "+consumers.DurableImageUploaded, consumers.ImageUploaded(p.Pool, p.JetStream, p.Logger, svc).Run)
 	p.Go("consumer "+consumers.DurableUserDeleted, consumers.UserDeleted(p.Pool, p.JetStream, p.Logger).Run)
+	p.Go("consumer "+consumers.DurableImageDeleted, consumers.ImageDeleted(p.Pool, p.JetStream, p.Logger, svc).Run)
 	p.Logger.InfoContext(ctx, "analyser", "provider", an.Provider().Name, "version", an.Provider().Version)
 	return &App{platform: p}, nil
 }

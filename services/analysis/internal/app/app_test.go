@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -180,6 +181,30 @@ func TestAnalysisService(t *testing.T) {
 		t.Errorf("%d masks stored for one image, want 1", n)
 	}
 
+	// Deleting the photo deletes what was learnt of it: media deletes the
+	// mask with the image, analysis its analysis on media's event.
+	var maskID string
+	for id := range seen {
+		_, maskID, _ = strings.Cut(id, " mask ")
+	}
+	if _, err := e.media.DeleteImage(e.as(t, "user-a"), &mediav1.DeleteImageRequest{ImageId: second.GetId()}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.media.GetImage(e.as(t, "user-a"), &mediav1.GetImageRequest{ImageId: maskID}); status.Code(err) != codes.NotFound {
+		t.Errorf("mask after its image was deleted: %v, want NotFound", err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, err := e.analysis.GetAnalysis(e.as(t, "user-a"), &analysisv1.GetAnalysisRequest{ImageId: second.GetId()})
+		if status.Code(err) == codes.NotFound {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("analysis of a deleted image still there: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond) // polling interval, not a wait for an outcome
+	}
+
 	// Ownership: another user sees nothing, a stranger is turned away.
 	if _, err := e.analysis.GetAnalysis(e.as(t, "user-b"), &analysisv1.GetAnalysisRequest{ImageId: img.GetId()}); status.Code(err) != codes.NotFound {
 		t.Errorf("other user's GetAnalysis: %v, want NotFound", err)
@@ -203,8 +228,8 @@ func TestAnalysisService(t *testing.T) {
 		t.Errorf("FetchAnalysis for the wrong user: %v, want NotFound", err)
 	}
 	export, err := e.analysis.ExportUserData(t.Context(), &analysisv1.ExportUserDataRequest{UserId: "user-a"})
-	if err != nil || len(export.GetAnalyses()) != 2 {
-		t.Fatalf("export: %d analyses, %v; want the 2 images'", len(export.GetAnalyses()), err)
+	if err != nil || len(export.GetAnalyses()) != 1 {
+		t.Fatalf("export: %d analyses, %v", len(export.GetAnalyses()), err)
 	}
 
 	// Account deletion: everything goes, confirmed by event.

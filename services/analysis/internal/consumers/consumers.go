@@ -24,6 +24,7 @@ import (
 const (
 	DurableImageUploaded = "analysis-image-uploaded"
 	DurableUserDeleted   = "analysis-user-deleted"
+	DurableImageDeleted  = "analysis-image-deleted"
 )
 
 // purgeNamespace makes the purge confirmation's id a function of the
@@ -54,6 +55,36 @@ func ImageUploaded(pool *pgxpool.Pool, js jetstream.JetStream, logger *slog.Logg
 				return fmt.Errorf("analyse upload %s: %w", ev.GetImageId(), err)
 			}
 			logger.InfoContext(ctx, "upload analysed", "image_id", ev.GetImageId(), "analysis_id", a.ID, "state", a.State)
+			return nil
+		},
+	})
+}
+
+// ImageDeleted deletes the analyses of an image the user deleted: what we
+// learnt of a photo (its text, colours, what it shows) goes with it. Media
+// deletes the masks itself, with the image.
+func ImageDeleted(pool *pgxpool.Pool, js jetstream.JetStream, logger *slog.Logger, svc *analysis.Service) *events.Consumer {
+	return events.NewConsumer(pool, js, logger, events.ConsumerConfig{
+		Stream:         events.StreamMedia,
+		Durable:        DurableImageDeleted,
+		FilterSubjects: []string{events.SubjectImageDeleted},
+		AckWait:        2 * time.Minute, // may wait for an analysis in flight
+		Handler: func(ctx context.Context, tx pgx.Tx, msg events.Message) error {
+			var ev eventsv1.ImageDeleted
+			if err := msg.Unmarshal(&ev); err != nil {
+				return err
+			}
+			var n int64
+			err := svc.Forget(ctx, ev.GetUserId(), ev.GetImageId(), func() (err error) {
+				n, err = store.DeleteImage(ctx, tx, ev.GetUserId(), ev.GetImageId())
+				return err
+			})
+			if err != nil {
+				return err
+			}
+			if n > 0 {
+				logger.InfoContext(ctx, "deleted image's analyses removed", "image_id", ev.GetImageId(), "analyses", n)
+			}
 			return nil
 		},
 	})

@@ -130,6 +130,16 @@ func (s *Store) Save(ctx context.Context, a analysis.Analysis, evs ...events.Eve
 	})
 }
 
+// DeleteImage deletes every analysis of the user's image in tx (the image
+// deletion consumer's transaction) and says how many there were.
+func DeleteImage(ctx context.Context, tx pgx.Tx, userID, imageID string) (int64, error) {
+	tag, err := tx.Exec(ctx, `DELETE FROM analyses WHERE user_id = $1 AND image_id = $2`, userID, imageID)
+	if err != nil {
+		return 0, fmt.Errorf("delete analyses of image %s: %w", imageID, err)
+	}
+	return tag.RowsAffected(), nil
+}
+
 // DeleteUser deletes every analysis of the user in tx (the account
 // deletion consumer's transaction) and says how many there were.
 func DeleteUser(ctx context.Context, tx pgx.Tx, userID string) (int64, error) {

@@ -579,19 +579,28 @@ func TestStoreAndDelete_generatedImagesCarryProvenanceAndOutliveTheirUpload(t *t
 		t.Fatalf("store export: %v, %v", export, err)
 	}
 
+	mask, err := e.store(t, &mediav1.StoreMetadata{UserId: "user-a", Kind: mediav1.ImageKind_IMAGE_KIND_MASK, ParentImageId: up.GetId()}, phototest.PNG(t, 200, 200))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Deleting the upload deletes the masks made of it, not what was
+	// generated from it.
 	del, err := e.client.DeleteImage(ctx, &mediav1.DeleteImageRequest{ImageId: up.GetId()})
 	if err != nil || del.GetKeptGeneratedCount() != 3 {
 		t.Fatalf("delete upload: %v, %v", del, err)
 	}
-	if _, err := e.client.GetImage(ctx, &mediav1.GetImageRequest{ImageId: up.GetId()}); code(err) != codes.NotFound {
-		t.Errorf("get deleted: %v", err)
+	for _, id := range []string{up.GetId(), mask.GetId()} {
+		if _, err := e.client.GetImage(ctx, &mediav1.GetImageRequest{ImageId: id}); code(err) != codes.NotFound {
+			t.Errorf("get deleted %s: %v", id, err)
+		}
 	}
 	if _, err := e.client.DeleteImage(ctx, &mediav1.DeleteImageRequest{ImageId: up.GetId()}); code(err) != codes.NotFound {
 		t.Errorf("delete twice: %v", err)
 	}
 	for _, f := range e.blobFiles(t) {
-		if strings.Contains(f, up.GetId()) {
-			t.Errorf("blob of the deleted upload left: %s", f)
+		if strings.Contains(f, up.GetId()) || strings.Contains(f, mask.GetId()) {
+			t.Errorf("blob of the deleted upload or its mask left: %s", f)
 		}
 	}
 	exp, err := e.client.ExportUserData(t.Context(), &mediav1.ExportUserDataRequest{UserId: "user-a"})

@@ -119,9 +119,10 @@ type Repository interface {
 	List(ctx context.Context, userID string, kind Kind, after *Cursor, limit int) ([]Image, error)
 	// ListAll returns every record of the user, newest first.
 	ListAll(ctx context.Context, userID string) ([]Image, error)
-	// Delete removes a record, counting the images generated from it that
-	// stay, and writes the events fn returns in the same transaction.
-	Delete(ctx context.Context, userID, id string, fn func(img Image, keptGenerated int) []events.Event) (Image, int, error)
+	// Delete removes a record and the masks made from it (deleted: the
+	// record first), counting the images generated from it that stay, and
+	// writes the events fn returns in the same transaction.
+	Delete(ctx context.Context, userID, id string, fn func(deleted []Image, keptGenerated int) []events.Event) ([]Image, int, error)
 	// DeleteJobImages removes the user's generated images of a job whose
 	// ids are not in keep, and writes the events fn returns for each in the
 	// same transaction. It returns the records it removed.

@@ -399,20 +399,26 @@ func (s *Service) Export(ctx context.Context, userID string) ([]Image, error) {
 	return s.repo.ListAll(ctx, userID)
 }
 
-// Delete deletes the caller's image: the record and the deletion event in
-// one transaction, then the blobs. Images generated from an upload stay;
-// their number is returned.
+// Delete deletes the caller's image and the masks analyses made of it: the
+// records and their deletion events in one transaction, then the blobs.
+// Images generated from an upload stay; their number is returned.
 func (s *Service) Delete(ctx context.Context, userID, id string) (int, error) {
 	if err := checkID(id); err != nil {
 		return 0, err
 	}
-	img, kept, err := s.repo.Delete(ctx, userID, id, func(img Image, _ int) []events.Event {
-		return []events.Event{events.NewEvent(events.SubjectImageDeleted, &eventsv1.ImageDeleted{ImageId: img.ID, UserId: img.UserID})}
+	deleted, kept, err := s.repo.Delete(ctx, userID, id, func(deleted []Image, _ int) []events.Event {
+		evs := make([]events.Event, len(deleted))
+		for i, img := range deleted {
+			evs[i] = events.NewEvent(events.SubjectImageDeleted, &eventsv1.ImageDeleted{ImageId: img.ID, UserId: img.UserID})
+		}
+		return evs
 	})
 	if err != nil {
 		return 0, err
 	}
-	s.deleteBlobs(context.WithoutCancel(ctx), img.UserID, img.ID)
+	for _, img := range deleted {
+		s.deleteBlobs(context.WithoutCancel(ctx), img.UserID, img.ID)
+	}
 	return kept, nil
 }
 

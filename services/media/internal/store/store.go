@@ -132,30 +132,42 @@ func (s *Store) query(ctx context.Context, q string, args ...any) ([]gallery.Ima
 	return imgs, nil
 }
 
-// Delete removes the user's record. DELETE … RETURNING locks the row, so of
-// two concurrent deletions of one image only one finds it and emits the
-// event; the other reads NotFound.
-func (s *Store) Delete(ctx context.Context, userID, id string, fn func(gallery.Image, int) []events.Event) (gallery.Image, int, error) {
+// Delete removes the user's record and, with it, the masks made from it
+// (an analysis's segmentation of the photo is the photo's, not a picture
+// of its own); deleted holds the image first, then its masks. Generated
+// images outlive their upload: kept counts them. DELETE … RETURNING locks
+// the row, so of two concurrent deletions of one image only one finds it
+// and emits the events; the other reads NotFound.
+func (s *Store) Delete(ctx context.Context, userID, id string, fn func(deleted []gallery.Image, kept int) []events.Event) ([]gallery.Image, int, error) {
 	var (
-		img  gallery.Image
-		kept int
+		deleted []gallery.Image
+		kept    int
 	)
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var err error
-		img, err = scanImage(tx.QueryRow(ctx, `DELETE FROM images WHERE id = $1 AND user_id = $2 RETURNING `+columns, id, userID))
+		img, err := scanImage(tx.QueryRow(ctx, `DELETE FROM images WHERE id = $1 AND user_id = $2 RETURNING `+columns, id, userID))
 		if err != nil {
 			return notFound(err, id)
 		}
+		rows, err := tx.Query(ctx, `DELETE FROM images WHERE user_id = $1 AND parent_image_id = $2 AND kind = $3 RETURNING `+columns,
+			userID, id, int16(gallery.KindMask))
+		if err != nil {
+			return fmt.Errorf("delete masks of %s: %w", id, err)
+		}
+		masks, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (gallery.Image, error) { return scanImage(r) })
+		if err != nil {
+			return fmt.Errorf("delete masks of %s: %w", id, err)
+		}
+		deleted = append([]gallery.Image{img}, masks...)
 		if err := tx.QueryRow(ctx, `SELECT count(*) FROM images WHERE user_id = $1 AND parent_image_id = $2 AND kind = $3`,
 			userID, id, int16(gallery.KindGenerated)).Scan(&kept); err != nil {
 			return fmt.Errorf("count generated images of %s: %w", id, err)
 		}
-		return events.Append(ctx, tx, fn(img, kept)...)
+		return events.Append(ctx, tx, fn(deleted, kept)...)
 	})
 	if err != nil {
-		return gallery.Image{}, 0, err
+		return nil, 0, err
 	}
-	return img, kept, nil
+	return deleted, kept, nil
 }
 
 // DeleteJobImages removes the user's generated images of a job but those in
