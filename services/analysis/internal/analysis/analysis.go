@@ -63,8 +63,9 @@ type Store interface {
 	// ListUser returns every analysis of the user, oldest first.
 	ListUser(ctx context.Context, userID string) ([]Analysis, error)
 	// Lock waits until no one else analyses the image by provider p, and
-	// holds that turn until unlock is called.
-	Lock(ctx context.Context, userID, imageID string, p analyzer.Provider) (unlock func(), err error)
+	// holds that turn until unlock is called; the turn's reads and writes
+	// go through locked.
+	Lock(ctx context.Context, userID, imageID string, p analyzer.Provider) (locked Store, unlock func(), err error)
 }
 
 // Media is the media service as analysis uses it.
@@ -101,7 +102,7 @@ func (s *Service) Analyze(ctx context.Context, userID, imageID string) (Analysis
 		return Analysis{}, apperr.Invalid("image_id is required", apperr.Violation{Field: "image_id", Description: "required"})
 	}
 	p := s.analyzer.Provider()
-	if a, done, err := s.find(ctx, userID, imageID, p); done || err != nil {
+	if a, done, err := find(ctx, s.store, userID, imageID, p); done || err != nil {
 		return a, err
 	}
 	// The upload's consumer and the user's own request (the studio asks as
@@ -109,12 +110,12 @@ func (s *Service) Analyze(ctx context.Context, userID, imageID string) (Analysis
 	// other waits for its result. Otherwise both would run the provider
 	// (a paid call, with Claude) and store a mask each, the first of them
 	// orphaned when the second analysis replaced it.
-	unlock, err := s.store.Lock(ctx, userID, imageID, p)
+	st, unlock, err := s.store.Lock(ctx, userID, imageID, p)
 	if err != nil {
 		return Analysis{}, err
 	}
 	defer unlock()
-	if a, done, err := s.find(ctx, userID, imageID, p); done || err != nil {
+	if a, done, err := find(ctx, st, userID, imageID, p); done || err != nil {
 		return a, err
 	}
 	img, err := s.media.Fetch(ctx, userID, imageID)
@@ -157,7 +158,7 @@ func (s *Service) Analyze(ctx context.Context, userID, imageID string) (Analysis
 	ev := events.NewEvent(events.SubjectAnalysisCompleted, &eventsv1.AnalysisCompleted{
 		AnalysisId: a.ID, ImageId: imageID, UserId: userID, Succeeded: a.State == StateSucceeded,
 	})
-	if err := s.store.Save(ctx, a, ev); err != nil {
+	if err := st.Save(ctx, a, ev); err != nil {
 		return Analysis{}, err
 	}
 	return a, nil
@@ -167,7 +168,7 @@ func (s *Service) Analyze(ctx context.Context, userID, imageID string) (Analysis
 // the image by the current provider is running: one that finished after
 // the deletion would store an analysis (and mask) of an image that is gone.
 func (s *Service) Forget(ctx context.Context, userID, imageID string, del func() error) error {
-	unlock, err := s.store.Lock(ctx, userID, imageID, s.analyzer.Provider())
+	_, unlock, err := s.store.Lock(ctx, userID, imageID, s.analyzer.Provider())
 	if err != nil {
 		return err
 	}
@@ -175,10 +176,10 @@ func (s *Service) Forget(ctx context.Context, userID, imageID string, del func()
 	return del()
 }
 
-// find returns the stored successful analysis by p, done, when there is
-// one; a failed one is analysed again.
-func (s *Service) find(ctx context.Context, userID, imageID string, p analyzer.Provider) (Analysis, bool, error) {
-	a, err := s.store.Find(ctx, userID, imageID, p)
+// find returns the stored successful analysis by p in st, done, when
+// there is one; a failed one is analysed again.
+func find(ctx context.Context, st Store, userID, imageID string, p analyzer.Provider) (Analysis, bool, error) {
+	a, err := st.Find(ctx, userID, imageID, p)
 	switch {
 	case err == nil && a.State == StateSucceeded:
 		return a, true, nil

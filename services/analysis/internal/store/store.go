@@ -24,13 +24,21 @@ import (
 //go:embed migrations/*.sql
 var Migrations embed.FS
 
-// Store implements analysis.Store on a pool.
+// Store implements analysis.Store on a pool, or on the one connection of
+// a Lock.
 type Store struct {
 	pool *pgxpool.Pool
+	db   db
+}
+
+// db is what the queries need: a pool, or one of its connections.
+type db interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	Begin(ctx context.Context) (pgx.Tx, error)
 }
 
 // New returns a store on pool.
-func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool, db: pool} }
 
 // result is the stored form of an analyzer.Result without its pixels.
 type result struct {
@@ -49,20 +57,20 @@ const columns = `id, user_id, image_id, provider, provider_version, state, resul
 
 // Find returns the user's analysis of the image by provider version p.
 func (s *Store) Find(ctx context.Context, userID, imageID string, p analyzer.Provider) (analysis.Analysis, error) {
-	return one(s.pool.Query(ctx, `SELECT `+columns+` FROM analyses
+	return one(s.db.Query(ctx, `SELECT `+columns+` FROM analyses
 		WHERE user_id = $1 AND image_id = $2 AND provider = $3 AND provider_version = $4`,
 		userID, imageID, p.Name, p.Version))
 }
 
 // Latest returns the user's newest analysis of the image.
 func (s *Store) Latest(ctx context.Context, userID, imageID string) (analysis.Analysis, error) {
-	return one(s.pool.Query(ctx, `SELECT `+columns+` FROM analyses
+	return one(s.db.Query(ctx, `SELECT `+columns+` FROM analyses
 		WHERE user_id = $1 AND image_id = $2 ORDER BY create_time DESC, id DESC LIMIT 1`, userID, imageID))
 }
 
 // ListUser returns every analysis of the user, oldest first.
 func (s *Store) ListUser(ctx context.Context, userID string) ([]analysis.Analysis, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+columns+` FROM analyses WHERE user_id = $1 ORDER BY create_time, id`, userID)
+	rows, err := s.db.Query(ctx, `SELECT `+columns+` FROM analyses WHERE user_id = $1 ORDER BY create_time, id`, userID)
 	if err != nil {
 		return nil, fmt.Errorf("list analyses: %w", err)
 	}
@@ -76,18 +84,21 @@ func (s *Store) ListUser(ctx context.Context, userID string) ([]analysis.Analysi
 // Lock makes analyses of one image by one provider version take turns,
 // across replicas: it returns once no one else holds the image's lock
 // (a session advisory lock on a connection of its own), and unlock lets
-// the next one in. A canceled ctx stops the wait.
-func (s *Store) Lock(ctx context.Context, userID, imageID string, p analyzer.Provider) (unlock func(), err error) {
+// the next one in. A canceled ctx stops the wait. The turn's reads and
+// writes go through locked, on the lock's connection: a turn needs one
+// connection however long the analysis takes, so turns cannot use up the
+// pool waiting for a second.
+func (s *Store) Lock(ctx context.Context, userID, imageID string, p analyzer.Provider) (locked analysis.Store, unlock func(), err error) {
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("lock analysis of %s: %w", imageID, err)
+		return nil, nil, fmt.Errorf("lock analysis of %s: %w", imageID, err)
 	}
 	key := userID + "/" + imageID + "/" + p.Name + "/" + p.Version
 	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock(hashtextextended($1, 0))`, key); err != nil {
 		conn.Release()
-		return nil, fmt.Errorf("lock analysis of %s: %w", imageID, err)
+		return nil, nil, fmt.Errorf("lock analysis of %s: %w", imageID, err)
 	}
-	return func() {
+	return &Store{pool: s.pool, db: conn}, func() {
 		// Detached from ctx: the lock must go even when the caller's
 		// context has ended. A connection that cannot unlock is closed,
 		// which ends its session and so the lock.
@@ -113,7 +124,7 @@ func (s *Store) Save(ctx context.Context, a analysis.Analysis, evs ...events.Eve
 	if err != nil {
 		return fmt.Errorf("encode analysis %s: %w", a.ID, err)
 	}
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	return pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO analyses (`+columns+`)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
 			ON CONFLICT (user_id, image_id, provider, provider_version) DO UPDATE SET

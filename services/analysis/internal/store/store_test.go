@@ -136,21 +136,21 @@ func TestLockTakesTurns(t *testing.T) {
 	t.Parallel()
 	st, _ := newStore(t)
 	p := analyzer.Provider{Name: "local", Version: "seg-1"}
-	unlock, err := st.Lock(t.Context(), "u1", "img-1", p)
+	_, unlock, err := st.Lock(t.Context(), "u1", "img-1", p)
 	if err != nil {
 		t.Fatal(err)
 	}
 
 	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
 	defer cancel()
-	if _, err := st.Lock(ctx, "u1", "img-1", p); err == nil {
+	if _, _, err := st.Lock(ctx, "u1", "img-1", p); err == nil {
 		t.Fatal("a second Lock of the same image got in while the first held it")
 	}
 	for _, other := range []struct {
 		image string
 		p     analyzer.Provider
 	}{{"img-2", p}, {"img-1", analyzer.Provider{Name: "claude", Version: "m+seg-1"}}} {
-		u, err := st.Lock(t.Context(), "u1", other.image, other.p)
+		_, u, err := st.Lock(t.Context(), "u1", other.image, other.p)
 		if err != nil {
 			t.Fatalf("Lock %s by %v: %v", other.image, other.p, err)
 		}
@@ -159,7 +159,7 @@ func TestLockTakesTurns(t *testing.T) {
 
 	got := make(chan error, 1)
 	go func() {
-		u, err := st.Lock(t.Context(), "u1", "img-1", p)
+		_, u, err := st.Lock(t.Context(), "u1", "img-1", p)
 		if err == nil {
 			u()
 		}
@@ -168,5 +168,34 @@ func TestLockTakesTurns(t *testing.T) {
 	unlock()
 	if err := <-got; err != nil {
 		t.Errorf("Lock after unlock: %v", err)
+	}
+}
+
+// TestLockedTurnNeedsOneConnection: a turn reads and writes on its lock's
+// connection, so turns holding every connection of the pool still finish
+// (on a pool of one, a second connection would never come).
+func TestLockedTurnNeedsOneConnection(t *testing.T) {
+	t.Parallel()
+	url := postgrestest.NewDatabase(t,
+		postgrestest.Migrations{FS: events.Migrations, VersionTable: events.MigrationsVersionTable},
+		postgrestest.Migrations{FS: store.Migrations, VersionTable: platform.ServiceMigrationsTable},
+	)
+	pool, err := pgxpool.New(t.Context(), url+"&pool_max_conns=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	locked, unlock, err := store.New(pool).Lock(ctx, "u1", "img-1", local1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	if err := locked.Save(ctx, sample("u1", "img-1", local1, time.Now())); err != nil {
+		t.Fatalf("Save in the turn: %v", err)
+	}
+	if _, err := locked.Find(ctx, "u1", "img-1", local1); err != nil {
+		t.Fatalf("Find in the turn: %v", err)
 	}
 }
