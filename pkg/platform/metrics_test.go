@@ -54,14 +54,8 @@ func TestMetrics(t *testing.T) {
 		Handler:       func(context.Context, pgx.Tx, events.Message) error { return nil },
 	}).Run)
 
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, stop := context.WithCancel(t.Context())
-	served := make(chan error, 1)
-	go func() { served <- p.Serve(ctx, lis) }()
-	conn, err := p.Dial(lis.Addr().String())
+	srv := platformtest.Serve(t, p.Serve)
+	conn, err := p.Dial(srv.Addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +68,7 @@ func TestMetrics(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	bare, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	bare, err := grpc.NewClient(srv.Addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,13 +100,5 @@ func TestMetrics(t *testing.T) {
 		return nil
 	})
 
-	stop()
-	select {
-	case err := <-served:
-		if err != nil {
-			t.Fatalf("serve: %v", err)
-		}
-	case <-time.After(cfg.ShutdownTimeout + 5*time.Second):
-		t.Fatal("Serve did not return after shutdown")
-	}
+	srv.Stop(t, cfg.ShutdownTimeout+5*time.Second)
 }

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -76,15 +75,8 @@ func TestOneTrace(t *testing.T) {
 	})
 	p.Go("trace-test consumer", consumer.Run)
 
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, stop := context.WithCancel(t.Context())
-	served := make(chan error, 1)
-	go func() { served <- p.Serve(ctx, lis) }()
-
-	conn, err := p.Dial(lis.Addr().String())
+	srv := platformtest.Serve(t, p.Serve)
+	conn, err := p.Dial(srv.Addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,10 +107,7 @@ func TestOneTrace(t *testing.T) {
 	// The consumer span ends just after its handler returns; read the spans
 	// before shutdown, which empties the in-memory exporter.
 	spans := waitSpans(t, exporter, trace.SpanKindConsumer)
-	stop()
-	if err := <-served; err != nil {
-		t.Fatalf("serve: %v", err)
-	}
+	srv.Stop(t, cfg.ShutdownTimeout+5*time.Second)
 
 	var edgeTrace trace.TraceID
 	kinds := map[trace.SpanKind]int{}
@@ -154,14 +143,8 @@ func TestServeStopsCleanly(t *testing.T) {
 		t.Fatal(err)
 	}
 	testpb.RegisterTestServiceServer(p.Server.GRPC, &testService{p: p})
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, stop := context.WithCancel(t.Context())
-	served := make(chan error, 1)
-	go func() { served <- p.Serve(ctx, lis) }()
-	conn, err := p.Dial(lis.Addr().String())
+	srv := platformtest.Serve(t, p.Serve)
+	conn, err := p.Dial(srv.Addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,7 +155,7 @@ func TestServeStopsCleanly(t *testing.T) {
 	if _, err = testpb.NewTestServiceClient(conn).EmptyCall(t.Context(), &testpb.Empty{}); err != nil {
 		t.Errorf("internal RPC with a service credential: %v", err)
 	}
-	bare, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	bare, err := grpc.NewClient(srv.Addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,15 +164,7 @@ func TestServeStopsCleanly(t *testing.T) {
 	if status.Code(err) != codes.Unauthenticated {
 		t.Errorf("internal RPC without a service credential: %v, want Unauthenticated", err)
 	}
-	stop()
-	select {
-	case err := <-served:
-		if err != nil {
-			t.Fatalf("serve: %v", err)
-		}
-	case <-time.After(cfg.ShutdownTimeout + 5*time.Second):
-		t.Fatal("Serve did not return after shutdown")
-	}
+	srv.Stop(t, cfg.ShutdownTimeout+5*time.Second)
 }
 
 func testConfig(t *testing.T) platform.Config {

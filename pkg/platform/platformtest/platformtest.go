@@ -5,8 +5,8 @@ package platformtest
 
 import (
 	"context"
+	"fmt"
 	"net"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,40 +19,54 @@ type Serving struct {
 	// Addr is the loopback address it listens on.
 	Addr string
 
-	stop context.CancelFunc
-	done chan error
-	once sync.Once
-	err  error
+	cancel   context.CancelFunc
+	finished chan struct{} // closed when serve has returned
+	err      error         // what serve returned, once finished
 }
 
+// stopBound is how long a server may take to stop before the test fails.
+const stopBound = 30 * time.Second
+
 // Serve runs serve (an app's or the platform's Serve) on a new loopback
-// listener until the test ends or Stop is called. When the test ends
-// without a Stop, an error from serve fails it.
+// listener until the test ends or Stop is called. When the test ends, a
+// server that returns an error or does not stop within 30 s fails it.
 func Serve(t testing.TB, serve func(context.Context, net.Listener) error) *Serving {
 	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, stop := context.WithCancel(context.Background())
-	s := &Serving{Addr: lis.Addr().String(), stop: stop, done: make(chan error, 1)}
-	go func() { s.done <- serve(ctx, lis) }()
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &Serving{Addr: lis.Addr().String(), cancel: cancel, finished: make(chan struct{})}
+	go func() {
+		s.err = serve(ctx, lis)
+		close(s.finished)
+	}()
 	t.Cleanup(func() {
-		if err := s.Stop(); err != nil {
+		if err := s.stop(stopBound); err != nil {
 			t.Errorf("serve %s: %v", s.Addr, err)
 		}
 	})
 	return s
 }
 
-// Stop ends Serve's context, waits for it to return and returns its error.
-// Later calls return the same error.
-func (s *Serving) Stop() error {
-	s.once.Do(func() {
-		s.stop()
-		s.err = <-s.done
-	})
-	return s.err
+// Stop ends Serve's context and fails the test unless serve returns
+// without an error within d. Stopping again is harmless.
+func (s *Serving) Stop(t testing.TB, d time.Duration) {
+	t.Helper()
+	if err := s.stop(d); err != nil {
+		t.Fatalf("serve %s: %v", s.Addr, err)
+	}
+}
+
+func (s *Serving) stop(d time.Duration) error {
+	s.cancel()
+	select {
+	case <-s.finished:
+		return s.err
+	case <-time.After(d):
+		return fmt.Errorf("still serving %s after shutdown began", d)
+	}
 }
 
 // WaitServing follows the standard health service on conn until it reports
