@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +18,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/connectengine/photoshoot/pkg/freeport"
 )
 
 // startTimeout bounds how long the runner may take to report the suite
@@ -172,15 +173,8 @@ func Environ(without ...string) []string {
 	return out
 }
 
-// FreePort is a TCP port on 127.0.0.1 that was free a moment ago.
-func FreePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
+// FreePort is a TCP port on 127.0.0.1 that is free now (see freeport).
+func FreePort() (int, error) { return freeport.Pick(nil) }
 
 // Root is the repository root: the nearest directory at or above the
 // current one holding go.work.

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -34,6 +35,8 @@ import (
 	billingv1 "github.com/connectengine/photoshoot/proto/photoshoot/billing/v1"
 	generationv1 "github.com/connectengine/photoshoot/proto/photoshoot/generation/v1"
 	mediav1 "github.com/connectengine/photoshoot/proto/photoshoot/media/v1"
+
+	"github.com/connectengine/photoshoot/pkg/freeport"
 )
 
 // billing answers GetBalance and records the metadata it was called with;
@@ -589,12 +592,11 @@ func TestMetrics(t *testing.T) {
 
 func TestPprofOnlyOnItsOwnListener(t *testing.T) {
 	t.Parallel()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := freeport.Pick(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	debugAddr := l.Addr().String()
-	l.Close()
+	debugAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	a, _ := newGateway(t, startUpstream(t), "GATEWAY_PPROF_ADDR", debugAddr)
 	for _, path := range []string{"/debug/pprof/", "/debug/vars"} {
 		if w := get(t, a.Handler(), path); w.Code == http.StatusOK {

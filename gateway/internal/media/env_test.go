@@ -38,6 +38,8 @@ import (
 	"github.com/connectengine/photoshoot/pkg/rpc"
 	accountv1 "github.com/connectengine/photoshoot/proto/photoshoot/account/v1"
 	mediav1 "github.com/connectengine/photoshoot/proto/photoshoot/media/v1"
+
+	"github.com/connectengine/photoshoot/pkg/freeport"
 )
 
 // The media service runs as its own process, built once per test binary
@@ -203,12 +205,11 @@ func randomHex() string {
 // flakily passing.
 func freeAddr(t testing.TB) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := freeport.Pick(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 }
 
 func waitServing(t testing.TB, h healthpb.HealthClient) {

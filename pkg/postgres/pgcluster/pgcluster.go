@@ -36,6 +36,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/connectengine/photoshoot/pkg/freeport"
 )
 
 // installHint tells a developer how to get the server binaries, because the
@@ -488,15 +490,8 @@ func (c *Cluster) prepareParents(ctx context.Context) error {
 	}
 }
 
-// freePort asks the kernel for an unused port on 127.0.0.1.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
+// freePort is a port on 127.0.0.1 for the server to listen on.
+func freePort() (int, error) { return freeport.Pick(nil) }
 
 // tail returns up to n bytes from the end of a file, for error messages.
 func tail(path string, n int64) string {

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/connectengine/photoshoot/pkg/freeport"
 )
 
 // portPicker hands out free loopback ports, never the same one twice and
@@ -23,26 +25,10 @@ func newPortPicker(avoid ...int) *portPicker {
 	return p
 }
 
-// pick returns a port that was free a moment ago. The child that binds it
-// races other programs on the machine; in practice the kernel does not hand
-// a just-released ephemeral port out again that quickly.
-func (p *portPicker) pick() (int, error) {
-	for range 50 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return 0, fmt.Errorf("find a free port: %w", err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		if err := l.Close(); err != nil {
-			return 0, fmt.Errorf("find a free port: %w", err)
-		}
-		if !p.taken[port] {
-			p.taken[port] = true
-			return port, nil
-		}
-	}
-	return 0, errors.New("find a free port: none left")
-}
+// pick returns a port that is free now (freeport.Pick: below the kernel's
+// ephemeral range, so no outgoing connection or port-0 listener elsewhere
+// on the machine takes it before the child binds it).
+func (p *portPicker) pick() (int, error) { return freeport.Pick(p.taken) }
 
 // httpAddr is where the gateway listens and how the runner reaches it.
 type httpAddr struct {

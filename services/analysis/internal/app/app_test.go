@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -38,6 +39,8 @@ import (
 	"github.com/connectengine/photoshoot/services/analysis/internal/analyzer"
 	"github.com/connectengine/photoshoot/services/analysis/internal/analyzer/synth"
 	"github.com/connectengine/photoshoot/services/analysis/internal/app"
+
+	"github.com/connectengine/photoshoot/pkg/freeport"
 )
 
 // env is the real analysis app in-process and the real media binary as a
@@ -346,12 +349,11 @@ func startMedia(t *testing.T, natsURL, secretHex, accountAddr string) string {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build media: %v\n%s", err, out)
 	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := freeport.Pick(nil) // media listens itself
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := lis.Addr().String()
-	lis.Close() // media listens itself; the port is free again for it
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	cmd := exec.Command(bin)
 	cmd.Env = append(os.Environ(),
 		"DATABASE_URL="+postgrestest.NewDatabase(t),

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -35,6 +36,8 @@ import (
 	accountv1 "github.com/connectengine/photoshoot/proto/photoshoot/account/v1"
 	billingv1 "github.com/connectengine/photoshoot/proto/photoshoot/billing/v1"
 	"github.com/connectengine/photoshoot/services/billing/internal/store/storetest"
+
+	"github.com/connectengine/photoshoot/pkg/freeport"
 )
 
 // The sizes; -short scales them down for quick runs.
@@ -144,12 +147,11 @@ func TestModel(t *testing.T) {
 	dbURL := storetest.NewDatabase(t)
 	secret := make([]byte, 32)
 	_, _ = rand.Read(secret)
-	grpcLis, err := net.Listen("tcp", "127.0.0.1:0")
+	grpcPort, err := freeport.Pick(nil) // the process listens here on every start
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := grpcLis.Addr().String()
-	grpcLis.Close() // the process listens here on every start
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(grpcPort))
 
 	procLogs := &syncBuffer{}
 	proc := &process{t: t, bin: bin, logs: procLogs, env: append(os.Environ(),

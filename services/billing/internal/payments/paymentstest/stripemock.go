@@ -3,13 +3,14 @@ package paymentstest
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/connectengine/photoshoot/pkg/freeport"
 )
 
 // StripeMockVersion is the stripe-mock release the tests run.
@@ -93,10 +94,9 @@ func fileExists(p string) bool {
 // ago (stripe-mock cannot be handed a listener).
 func freeAddr(t testing.TB) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := freeport.Pick(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return fmt.Sprintf("127.0.0.1:%d", l.Addr().(*net.TCPAddr).Port)
+	return fmt.Sprintf("127.0.0.1:%d", port)
 }
